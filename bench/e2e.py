@@ -1,0 +1,506 @@
+"""End-to-end throughput and latency: from POST to fiscalized, against the machine's RSA
+ceiling measured in the same run.
+
+1. Ceiling: the one of ``bench/front.py`` (its ``rsa_ceiling``): RSA-OAEP-SHA1 private
+   decryptions per second with 4096-bit keys on every core, halved because a request needs
+   two (layer 2 and layer 1).
+2. The whole system: ``kassagate serve`` (its own process: front server, processing
+   workers, the in-process virtual register; SQLite, default 4096-bit keys, generated once
+   before any timing), a kassa with a virtual register. Encrypted bodies (valid receipts,
+   distinct RIDs) are built before timing with ``kassagate.client``'s envelope.
+3. Full load: a bounded number of keep-alive connections send for a fixed time, each as
+   fast as answers come. Fiscalized/s = requests accepted in that time that end
+   fiscalized, divided by the time from the first POST until the last of them is
+   fiscalized (its ``finished_at`` in the service database, which the bench reads without
+   touching the server). Every one of them is then checked through ``GET /v1/status``
+   (status 1 with an FD number), after the timing.
+4. Half load: open loop at a fixed rate of half the fiscalized/s measured in 3. For each
+   request, the time from the POST's answer (acceptance) to the first ``GET /v1/status``
+   that shows status 1, polling every 10 ms from the answer on: ``check_dt_unixtime`` has
+   only second precision, so the bench measures what a client polling every 10 ms sees
+   (the figures carry up to 10 ms of polling granularity).
+
+The last line is the headline: fiscalized/s as a fraction of the ceiling.
+
+    .venv/bin/python bench/e2e.py [--seconds 10] [--connections 32] [--bits 4096]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from front import free_port, receipt, rsa_ceiling
+from kassagate.client.envelope import PublicKeys, encode_json, seal
+
+KASSAID = "700002"
+TOKEN = "bench-e2e-token-0123456789"
+HOST = "127.0.0.1"
+POLL_CONNECTIONS = 8
+
+
+# ----------------------------------------------------------------------------- raw HTTP/1.1
+
+
+class Conn:
+    """One keep-alive HTTP/1.1 connection; answers are read by Content-Length."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, port: int) -> Conn:
+        return cls(*await asyncio.open_connection(HOST, port))
+
+    async def request(self, raw: bytes) -> tuple[int, bytes]:
+        self.writer.write(raw)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split()[1])
+        length = 0
+        for line in lines[1:]:
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        return status, await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class Pool:
+    """Connections handed out one request at a time; opened on demand. A connection idle
+    for more than 2 s is dropped (the server closes idle keep-alive connections after 5 s)."""
+
+    IDLE_SECONDS = 2.0
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.free: list[tuple[float, Conn]] = []
+
+    async def request(self, raw: bytes) -> tuple[int, bytes]:
+        conn = None
+        while self.free:
+            idle_since, c = self.free.pop()
+            if time.perf_counter() - idle_since < self.IDLE_SECONDS:
+                conn = c
+                break
+            c.close()
+        conn = conn or await Conn.open(self.port)
+        try:
+            answer = await conn.request(raw)
+        except BaseException:
+            conn.close()
+            raise
+        self.free.append((time.perf_counter(), conn))
+        return answer
+
+    def close(self) -> None:
+        for _, c in self.free:
+            c.close()
+        self.free.clear()
+
+
+def post_bytes(body: dict[str, str], port: int) -> bytes:
+    data = encode_json(body)
+    return (
+        f"POST /v1/fiscalize HTTP/1.1\r\nHost: {HOST}:{port}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(data)}\r\n\r\n".encode()
+        + data
+    )
+
+
+def status_bytes(nuid: str, qnuid: str, port: int) -> bytes:
+    return f"GET /v1/status?nuid={nuid}&qnuid={qnuid} HTTP/1.1\r\nHost: {HOST}:{port}\r\n\r\n".encode()
+
+
+def build_bodies(keys: PublicKeys, count: int, prefix: str, port: int) -> list[bytes]:
+    out = []
+    for i in range(count):
+        r = receipt(100 + i % 9000)
+        r["kassaid"], r["kassatoken"] = KASSAID, TOKEN
+        out.append(post_bytes(seal(r, keys, kassaid=KASSAID, kassatoken=TOKEN, rid=f"{prefix}-{i}"), port))
+    return out
+
+
+# ----------------------------------------------------------------------------- the server
+
+
+@dataclass
+class Server:
+    data_dir: Path
+    port: int
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, env: dict[str, str]) -> PublicKeys:
+        import httpx
+
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "kassagate", "serve", "--port", str(self.port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=(self.data_dir / "serve.log").open("wb"),
+        )
+        deadline = time.time() + 600  # 4096-bit key generation at the first start
+        while True:
+            try:
+                return PublicKeys.from_json(httpx.get(f"http://{HOST}:{self.port}/v1/keys", timeout=2).json())
+            except httpx.HTTPError:
+                if time.time() > deadline or self.proc.poll() is not None:
+                    raise SystemExit("kassagate serve did not start:\n" + self.log()) from None
+                time.sleep(0.2)
+
+    def log(self) -> str:
+        return (self.data_dir / "serve.log").read_text(errors="replace")[-3000:]
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(30)
+
+    def db(self) -> sqlite3.Connection:
+        return sqlite3.connect(f"file:{self.data_dir / 'kassagate.sqlite3'}?mode=ro", uri=True, timeout=30)
+
+
+# ----------------------------------------------------------------------------- full load
+
+
+@dataclass
+class Accepted:
+    nuid: str
+    qnuid: str
+    answered: float  # perf_counter at the answer
+
+
+@dataclass
+class Phase:
+    accepted: list[Accepted] = field(default_factory=list)
+    codes: Counter[str] = field(default_factory=Counter)
+
+
+async def full_load(port: int, bodies: list[bytes], connections: int, seconds: float) -> tuple[Phase, float, int]:
+    """Send ``bodies`` over ``connections`` connections until they or ``seconds`` run out;
+    the answers, the time taken and how many bodies were left."""
+    phase = Phase()
+    queue = list(reversed(bodies))
+    end = time.perf_counter() + seconds
+
+    async def connection() -> None:
+        conn = await Conn.open(port)
+        try:
+            while queue and time.perf_counter() < end:
+                _, body = await conn.request(queue.pop())
+                answer = json.loads(body)
+                phase.codes[answer["code"]] += 1
+                if answer["code"] == "800":
+                    phase.accepted.append(Accepted(answer["nuid"], answer["qnuid"], time.perf_counter()))
+        finally:
+            conn.close()
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(connection() for _ in range(connections)))
+    return phase, time.perf_counter() - t0, len(queue)
+
+
+def wait_fiscalized(server: Server, prefix: str, expected: int, budget: float) -> tuple[int, int, int]:
+    """Wait (reading the database) until ``expected`` requests of ``prefix`` are no longer
+    pending; their count fiscalized, the latest ``finished_at`` (µs) and the count failed."""
+    deadline = time.time() + budget
+    with server.db() as db:
+        while True:
+            rows = dict(db.execute(
+                "SELECT status, count(*) FROM requests WHERE rid LIKE ? GROUP BY status", (prefix + "-%",)
+            ).fetchall())
+            if (rows.get(0, 0) == 0 and sum(rows.values()) >= expected) or time.time() > deadline:
+                last = db.execute(
+                    "SELECT max(finished_at) FROM requests WHERE rid LIKE ? AND status = 1", (prefix + "-%",)
+                ).fetchone()[0]
+                return rows.get(1, 0), int(last or 0), sum(v for k, v in rows.items() if k not in (0, 1))
+            time.sleep(0.02)
+
+
+async def check_statuses(port: int, accepted: list[Accepted]) -> Counter[str]:
+    """Every request's status through HTTP (after the timing)."""
+    pool = Pool(port)
+    seen: Counter[str] = Counter()
+    sem = asyncio.Semaphore(8)
+
+    async def one(a: Accepted) -> None:
+        async with sem:
+            _, body = await pool.request(status_bytes(a.nuid, a.qnuid, port))
+        st = json.loads(body)
+        ok = st["check_status"] == 1 and st["check_num_fd"] and st["check_qr_code"]
+        seen["fiscalized" if ok else f"status {st['check_status']}"] += 1
+
+    await asyncio.gather(*(one(a) for a in accepted))
+    pool.close()
+    return seen
+
+
+# ----------------------------------------------------------------------------- half load
+
+
+async def open_loop(port: int, bodies: list[bytes], rate: float, seconds: float, *, poll: bool = True
+                    ) -> tuple[list[float], list[float], Counter[str]]:
+    """POST at a fixed rate (open loop); per request the intake time (POST to answer) and
+    (``poll``) the time from the answer to the first status poll (every 10 ms) showing status 1."""
+    posts, statuses = Pool(port), Pool(port)
+    intake: list[float] = []
+    to_fiscal: list[float] = []
+    codes: Counter[str] = Counter()
+    count = min(len(bodies), int(rate * seconds))
+    # At most this many status polls at once: each costs the server a query (and the last
+    # one a QR PNG); unbounded, polls every 10 ms by every pending request would be the load.
+    poll_slots = asyncio.Semaphore(POLL_CONNECTIONS)
+
+    async def one(raw: bytes) -> None:
+        sent = time.perf_counter()
+        _, body = await posts.request(raw)
+        answered = time.perf_counter()
+        answer = json.loads(body)
+        codes[answer["code"]] += 1
+        if answer["code"] != "800":
+            return
+        intake.append(answered - sent)
+        if not poll:
+            return
+        request = status_bytes(answer["nuid"], answer["qnuid"], port)
+        k = 0
+        while True:
+            async with poll_slots:
+                _, sbody = await statuses.request(request)
+            st = json.loads(sbody)["check_status"]
+            if st == 1:
+                to_fiscal.append(time.perf_counter() - answered)
+                return
+            if st != 0:
+                codes[f"status {st}"] += 1
+                return
+            k += 1
+            await asyncio.sleep(max(0.0, answered + k * 0.010 - time.perf_counter()))
+
+    tasks = []
+    t0 = time.perf_counter()
+    for i in range(count):
+        await asyncio.sleep(max(0.0, t0 + i / rate - time.perf_counter()))
+        tasks.append(asyncio.create_task(one(bodies[i])))
+    await asyncio.gather(*tasks)
+    posts.close()
+    statuses.close()
+    return intake, to_fiscal, codes
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# ----------------------------------------------------------------------------- profile
+
+
+class Profiler:
+    """``--profile``: py-spy samples the server's main process during a phase; a summary of
+    where its time goes is printed (share of samples, inclusive, per function)."""
+
+    def __init__(self, out_dir: Path | None, pid: int) -> None:
+        self.out_dir, self.pid = out_dir, pid
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.path: Path | None = None
+
+    def start(self, name: str, seconds: float) -> None:
+        if self.out_dir is None:
+            return
+        spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
+        if spy is None:
+            raise SystemExit("--profile needs py-spy (pip install py-spy)")
+        self.path = self.out_dir / f"{name}.txt"
+        self.proc = subprocess.Popen(
+            [spy, "record", "--pid", str(self.pid), "--duration", str(int(seconds)), "--rate", "200",
+             "--format", "raw", "--nonblocking", "-o", str(self.path)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+
+    #: (what, a substring of a frame): a sample counts for the first whose frame is in its stack.
+    CATEGORIES = (
+        ("status: QR PNG (segno)", "segno/"),
+        ("status: other", "create_front_app.<locals>.status"),
+        ("intake: store (group commit)", "RequestWriter."),
+        ("intake: checks, accounts, envelope I/O", "Intake."),
+        ("processing: virtual register + journal", "kassagate/cashbox/"),
+        ("processing: queue SQL (claim, record, finish)", "kassagate/processing/queue.py"),
+        ("processing: callbacks outbox", "kassagate/processing/callbacks.py"),
+        ("processing: register monitor", "kassagate/processing/monitor.py"),
+        ("processing: other (mapping, routing, worker)", "kassagate/processing/"),
+        ("SQLite calls in aiosqlite threads", "aiosqlite/core.py"),
+        ("HTTP server (uvicorn, starlette)", "uvicorn/"),
+        ("event loop", "asyncio/"),
+    )
+
+    def report(self) -> None:
+        if self.proc is None or self.path is None:
+            return
+        self.proc.wait(120)
+        shares: Counter[str] = Counter()
+        total = 0
+        for line in self.path.read_text().splitlines():
+            stack, _, n = line.rpartition(" ")
+            if not stack:
+                continue
+            total += int(n)
+            what = next((w for w, key in self.CATEGORIES if key in stack), "other")
+            shares[what] += int(n)
+        print(f"  where the server's main process spends its busy time ({total} samples of busy threads, "
+              f"{self.path}):")
+        for what, n in shares.most_common():
+            print(f"    {100 * n / max(total, 1):5.1f}%  {what}")
+        self.proc = None
+
+
+def cpu_seconds(root: int) -> tuple[float, float]:
+    """CPU seconds (user + system) of process ``root`` and of all its descendants (the crypto
+    pool's forkserver and workers), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in stats.items():
+        children.setdefault(ppid, []).append(pid)
+    own = stats.get(root, (0, 0.0))[1]
+    rest, todo = 0.0, list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        rest += stats[pid][1]
+        todo.extend(children.get(pid, []))
+    return own, rest
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=10.0, help="length of each measurement")
+    ap.add_argument("--connections", type=int, default=32, help="concurrent connections at full load")
+    ap.add_argument("--bits", type=int, default=4096, choices=(2048, 3072, 4096))
+    ap.add_argument("--profile", type=Path, metavar="DIR", help="sample the server with py-spy during each phase")
+    args = ap.parse_args()
+
+    ceiling_dec, cores = rsa_ceiling(args.bits, args.seconds)
+    ceiling = ceiling_dec / 2
+    print(f"RSA-OAEP-SHA1 {args.bits}-bit private decryptions: {ceiling_dec:.0f}/s on {cores} cores")
+    print(f"ceiling (two decryptions per request): {ceiling:.1f} requests/s")
+
+    with tempfile.TemporaryDirectory(prefix="kassagate-bench-e2e-") as tmp:
+        data_dir = Path(tmp)
+        env = dict(os.environ, KASSAGATE_RSA_BITS=str(args.bits), KASSAGATE_DATA_DIR=tmp,
+                   KASSAGATE_LOG_LEVEL="WARNING")
+        subprocess.run([sys.executable, "-m", "kassagate", "kassa", "add", KASSAID, "--token", "-", "--kkt",
+                        "virtual"], input=TOKEN + "\n", text=True, env=env, check=True, capture_output=True)
+        server = Server(data_dir, free_port())
+        print("starting kassagate serve (generating its keys) ...")
+        keys = server.start(env)
+        try:
+            count = max(300, int(ceiling * args.seconds * 1.5))
+            print(f"building {count} + 2 x {count // 2} encrypted requests ...")
+            warm = build_bodies(keys, 100, "warm", server.port)
+            full = build_bodies(keys, count, "full", server.port)
+            half = build_bodies(keys, count // 2, "half", server.port)
+            quiet = build_bodies(keys, count // 2, "quiet", server.port)
+
+            # warm up: connections, crypto pool, the register's shift, caches
+            warm_phase, _, _ = asyncio.run(full_load(server.port, warm, 16, 120.0))
+            if warm_phase.codes.get("800", 0) != len(warm):
+                raise SystemExit(f"warm-up: not every request was accepted: {dict(warm_phase.codes)}")
+            wait_fiscalized(server, "warm", len(warm), 120)
+
+            assert server.proc is not None
+            if args.profile:
+                args.profile.mkdir(parents=True, exist_ok=True)
+            prof = Profiler(args.profile, server.proc.pid)
+            prof.start("full-load", args.seconds)
+            cpu0 = cpu_seconds(server.proc.pid)
+            t0_wall = time.time()
+            phase, elapsed, left = asyncio.run(full_load(server.port, full, args.connections, args.seconds))
+            if not left:
+                raise SystemExit("ran out of pre-built bodies before the time was up")
+            accepted = len(phase.accepted)
+            fiscalized, last_us, failed = wait_fiscalized(server, "full", accepted, 300)
+            span = last_us / 1e6 - t0_wall
+            rate = fiscalized / span
+            cpu1 = cpu_seconds(server.proc.pid)
+            prof.report()
+            seen = asyncio.run(check_statuses(server.port, phase.accepted))
+            with server.db() as db:
+                lat = [r[0] / 1000 for r in db.execute(
+                    "SELECT finished_at - accepted_at FROM requests WHERE rid LIKE 'full-%' AND status = 1")]
+            print(f"full load ({args.connections} connections, {args.seconds:.0f} s): answers "
+                  f"{dict(sorted(phase.codes.items()))}, {accepted / elapsed:.1f} accepted/s")
+            print(f"  {fiscalized} fiscalized ({failed} failed) by {span:.2f} s after the first POST: "
+                  f"{rate:.1f} fiscalized/s; status through HTTP: {dict(seen)}")
+            if lat:
+                print(f"  acceptance to fiscal data (database times, full load): median "
+                      f"{statistics.median(lat):.0f} ms, p95 {pct(lat, 0.95):.0f} ms")
+            main_cpu, pool_cpu = cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
+            print(f"  server CPU per fiscalized request: main process {main_cpu / max(fiscalized, 1) * 1000:.2f} ms, "
+                  f"crypto workers {pool_cpu / max(fiscalized, 1) * 1000:.2f} ms "
+                  f"(RSA alone: {2000 / ceiling_dec * cores:.2f} ms); {cores} cores busy "
+                  f"{(main_cpu + pool_cpu) / span / cores * 100:.0f}% of the {span:.1f} s")
+            if seen.get("fiscalized", 0) != accepted or failed:
+                raise SystemExit("not every accepted request was fiscalized")
+
+            target = rate / 2
+            prof.start("half-load", args.seconds)
+            intake, to_fiscal, codes = asyncio.run(open_loop(server.port, half, target, args.seconds))
+            prof.report()
+            print(f"half load (open loop, {target:.1f} requests/s for {args.seconds:.0f} s): answers "
+                  f"{dict(sorted(codes.items()))}")
+            if not to_fiscal:
+                raise SystemExit("no request was fiscalized at half load")
+            print(f"  POST to answer: median {statistics.median(intake) * 1000:.0f} ms, "
+                  f"p95 {pct(intake, 0.95) * 1000:.0f} ms")
+            print(f"  answer (acceptance) to the first status poll showing status 1 (each request polls every "
+                  f"10 ms, at most {POLL_CONNECTIONS} polls at once): median {statistics.median(to_fiscal) * 1000:.0f}"
+                  f" ms, p95 {pct(to_fiscal, 0.95) * 1000:.0f} ms ({len(to_fiscal)} requests)")
+            with server.db() as db:
+                half_lat = [r[0] / 1000 for r in db.execute(
+                    "SELECT finished_at - accepted_at FROM requests WHERE rid LIKE 'half-%' AND status = 1")]
+            print(f"  accepted_at to finished_at in the database (µs clock): median "
+                  f"{statistics.median(half_lat):.1f} ms, p95 {pct(half_lat, 0.95):.1f} ms")
+
+            # The same rate without status polls (they are load too): the database's times only.
+            intake2, _, codes2 = asyncio.run(open_loop(server.port, quiet, target, args.seconds, poll=False))
+            wait_fiscalized(server, "quiet", codes2.get("800", 0), 120)
+            with server.db() as db:
+                quiet_lat = [r[0] / 1000 for r in db.execute(
+                    "SELECT finished_at - accepted_at FROM requests WHERE rid LIKE 'quiet-%' AND status = 1")]
+            print(f"half load without status polls: answers {dict(sorted(codes2.items()))}; POST to answer median "
+                  f"{statistics.median(intake2) * 1000:.0f} ms; accepted_at to finished_at (database): median "
+                  f"{statistics.median(quiet_lat):.1f} ms, p95 {pct(quiet_lat, 0.95):.1f} ms")
+        finally:
+            server.stop()
+    print(f"fiscalized: {rate:.1f}/s; ceiling {ceiling:.1f}/s")
+    print(f"ratio fiscalized/ceiling: {rate / ceiling:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+from kassagate.cli import main
+
+main()

@@ -1,0 +1,251 @@
+"""The register's journal: one SQLite file in WAL mode, the device's own storage.
+
+Automatic checkpoints are off (they would run inside a commit, doubling its time): the
+register checkpoints from a second connection in its own thread between two batches,
+every few thousand documents (``VirtualRegister``); closing the last connection
+checkpoints too.
+
+The standard library's ``sqlite3`` is used on purpose: the journal is the register's
+private, synchronous storage driven by its single writer thread (``virtual.py``), not the
+service database. ``synchronous=FULL``: a committed document is on disk (fsync) before
+its answer leaves. Several processes may open one file: writes are serialised by
+``BEGIN IMMEDIATE``; ``PRAGMA data_version`` tells a process another one wrote.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from kassagate.core.register.model import SHIFT_KINDS, Doc, RegisterState
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 60_000
+#: A WAL file larger than this is truncated when it starts over.
+WAL_SIZE_LIMIT = 32 * 1024 * 1024
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS docs (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    shift INTEGER NOT NULL,
+    time TEXT NOT NULL,
+    amount INTEGER NOT NULL,
+    fd INTEGER UNIQUE,
+    fp INTEGER,
+    sign INTEGER,
+    doc_time TEXT,
+    doc_number TEXT,
+    ext_id TEXT,
+    idem TEXT,
+    parent_id INTEGER,
+    body BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS docs_ext ON docs(ext_id) WHERE ext_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS docs_idem ON docs(idem) WHERE idem IS NOT NULL;
+CREATE INDEX IF NOT EXISTS docs_shift ON docs(shift);
+CREATE INDEX IF NOT EXISTS docs_time ON docs(time);
+CREATE INDEX IF NOT EXISTS docs_open_orders ON docs(id) WHERE kind = 'order' AND status = 0;
+"""
+
+_COLS = (
+    "id, kind, origin, status, shift, time, amount, fd, fp, sign, doc_time, doc_number, ext_id, idem, parent_id, body"
+)
+_INSERT = f"INSERT INTO docs ({_COLS}) VALUES ({','.join('?' * 16)})"  # noqa: S608
+_UPDATE = ("UPDATE docs SET kind=?, origin=?, status=?, shift=?, time=?, amount=?, fd=?, fp=?, sign=?, doc_time=?, "
+           "doc_number=?, ext_id=?, idem=?, parent_id=?, body=? WHERE id=?")
+_enc = msgspec.json.Encoder()
+_dec = msgspec.json.Decoder()
+
+
+class JournalError(Exception):
+    """The journal file is missing, not a register journal, or already initialised."""
+
+
+def connect(path: Path | str) -> sqlite3.Connection:
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=60.0)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA wal_autocheckpoint=0")
+    conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    return conn
+
+
+def _row_doc(r: tuple[Any, ...]) -> Doc:
+    body = _dec.decode(r[15])
+    return Doc(id=r[0], kind=r[1], origin=r[2], status=r[3], shift=r[4], time=r[5], amount=r[6], fd=r[7], fp=r[8],
+               sign=r[9], doc_time=r[10], doc_number=r[11], ext_id=r[12], idem=r[13], parent_id=r[14],
+               request=body["request"], answer=body["answer"], summary=body["summary"], progress=body["progress"])
+
+
+def _doc_row(d: Doc) -> tuple[Any, ...]:
+    body = _enc.encode({"request": d.request, "answer": d.answer, "summary": d.summary, "progress": d.progress})
+    return (d.id, d.kind, d.origin, d.status, d.shift, d.time, d.amount, d.fd, d.fp, d.sign, d.doc_time,
+            d.doc_number, d.ext_id, d.idem, d.parent_id, body)
+
+
+class Journal:
+    """One connection to a journal file; also the ``Store`` of the register's rules."""
+
+    def __init__(self, path: Path | str, *, create: bool = False) -> None:
+        self.path = Path(path)
+        if not create and not self.path.exists():
+            raise JournalError(f"no register journal at {self.path}")
+        fresh = not self.path.exists()
+        if fresh:
+            fd = os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600)
+            os.close(fd)
+        self.conn = connect(self.path)
+        self.conn.executescript(_SCHEMA)
+        self._sp_wanted = False
+        self._sp_open = False
+        self._pending: tuple[str, tuple[Any, ...]] | None = None
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- transactions and state ---------------------------------------------------------
+
+    def begin(self, *, wait: bool = True) -> None:
+        """BEGIN IMMEDIATE: take the write lock, waiting for another process up to the busy
+        timeout, or (``wait=False``) raising ``sqlite3.OperationalError`` at once."""
+        if wait:
+            self.conn.execute("BEGIN IMMEDIATE")
+            return
+        self.conn.execute("PRAGMA busy_timeout=0")
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+    def commit(self) -> None:
+        self.conn.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database file without blocking writers (PASSIVE)."""
+        self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+    def data_version(self) -> int:
+        return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def has_state(self) -> bool:
+        return self.conn.execute("SELECT 1 FROM meta WHERE k='state'").fetchone() is not None
+
+    def load_state(self) -> RegisterState:
+        row = self.conn.execute("SELECT v FROM meta WHERE k='state'").fetchone()
+        if row is None:
+            raise JournalError(f"{self.path} is not an initialised register journal")
+        return RegisterState.from_dict(_dec.decode(row[0]))
+
+    def save_state(self, state: RegisterState) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO meta(k, v) VALUES ('state', ?)",
+                          (_enc.encode(state.to_dict()).decode(),))
+
+    # -- Store -------------------------------------------------------------------------
+
+    # A request's writes run in a savepoint, opened lazily: a request that only reads (or
+    # fails before writing) costs no statement, and one whose only write is its last
+    # statement (a plain sale) needs none: that single statement is atomic by itself.
+    def savepoint(self) -> None:
+        self._sp_wanted = True
+        self._pending = None
+
+    def _write(self, sql: str, args: tuple[Any, ...]) -> None:
+        if self._sp_wanted and not self._sp_open and self._pending is None:
+            self._pending = (sql, args)
+            return
+        self._open_savepoint()
+        self.conn.execute(sql, args)
+
+    def _open_savepoint(self) -> None:
+        if self._sp_wanted and not self._sp_open:
+            self.conn.execute("SAVEPOINT req")
+            self._sp_open = True
+        if self._pending is not None:
+            sql, args = self._pending
+            self._pending = None
+            self.conn.execute(sql, args)
+
+    def rollback_savepoint(self) -> None:
+        self._sp_wanted = False
+        self._pending = None
+        if self._sp_open:
+            self._sp_open = False
+            self.conn.execute("ROLLBACK TO req")
+            self.conn.execute("RELEASE req")
+
+    def release_savepoint(self) -> None:
+        self._sp_wanted = False
+        pending, self._pending = self._pending, None
+        if self._sp_open:
+            self._sp_open = False
+            self.conn.execute("RELEASE req")
+        elif pending is not None:
+            self.conn.execute(*pending)
+
+    def _one(self, where: str, args: tuple[Any, ...]) -> Doc | None:
+        if self._pending is not None:
+            self._open_savepoint()  # read this request's own writes
+        r = self.conn.execute(f"SELECT {_COLS} FROM docs WHERE {where} LIMIT 1", args).fetchone()  # noqa: S608
+        return _row_doc(r) if r else None
+
+    def _many(self, where: str, args: tuple[Any, ...]) -> list[Doc]:
+        if self._pending is not None:
+            self._open_savepoint()
+        rows = self.conn.execute(f"SELECT {_COLS} FROM docs WHERE {where} ORDER BY id", args)  # noqa: S608
+        return [_row_doc(r) for r in rows]
+
+    def get(self, document_id: int) -> Doc | None:
+        return self._one("id = ?", (document_id,))
+
+    def by_fd(self, fd: int) -> Doc | None:
+        return self._one("fd = ?", (fd,))
+
+    def find(self, origin: str | None, *, idem: str | None = None, ext_id: str | None = None) -> Doc | None:
+        col, val = ("ext_id", ext_id) if ext_id is not None else ("idem", idem)
+        if val is None:
+            return None
+        if origin is None:
+            return self._one(f"{col} = ? ORDER BY id", (val,))
+        return self._one(f"{col} = ? AND origin = ? ORDER BY id", (val, origin))
+
+    def last(self) -> Doc | None:
+        marks = ",".join("?" * len(SHIFT_KINDS))
+        return self._one(f"kind NOT IN ({marks}) ORDER BY id DESC", SHIFT_KINDS)
+
+    def add(self, doc: Doc) -> int:
+        self._write(_INSERT, _doc_row(doc))
+        return doc.id
+
+    def update(self, doc: Doc) -> None:
+        row = _doc_row(doc)
+        self._write(_UPDATE, (*row[1:], row[0]))
+
+    def of_shift(self, shift: int) -> list[Doc]:
+        return self._many("shift = ?", (shift,))
+
+    def close_report(self, shift: int) -> Doc | None:
+        return self._one("shift = ? AND kind = 'close_shift'", (shift,))
+
+    def between(self, start: str, stop: str) -> list[Doc]:
+        return self._many("time BETWEEN ? AND ?", (start, stop))
+
+    def open_orders(self) -> list[Doc]:
+        return self._many("kind = 'order' AND status = 0", ())
+
+    def lines(self) -> Iterator[dict[str, Any]]:
+        for r in self.conn.execute(f"SELECT {_COLS} FROM docs ORDER BY id"):  # noqa: S608
+            yield _row_doc(r).journal_line()

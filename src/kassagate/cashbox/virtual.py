@@ -1,0 +1,376 @@
+"""The virtual cash register: the core rules (``core.register``, ``core.fn``) over the
+SQLite journal, with group commit (contract C3 of ``docs/architecture.md``).
+
+One writer thread per open register takes every queued request, runs each in a
+SAVEPOINT against the in-memory state (the rules restore the state on an error answer),
+commits the batch once (fsync) and only then answers all of them. A fiscal answer
+therefore never leaves before its document is on disk; ``kill -9`` at any moment leaves
+either the whole batch or nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import os
+import random
+import secrets
+import sqlite3
+import time
+import zoneinfo
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from kassagate.core.codes import CashboxCode
+from kassagate.core.fn import FiscalDrive
+from kassagate.core.register import READ_ONLY, Doc, Register, RegisterState, error_answer
+from kassagate.core.register.model import TIME_FORMAT
+from kassagate.core.tables import FN_VALIDITY_MONTHS
+
+from .journal import Journal, JournalError
+
+log = logging.getLogger("kassagate.cashbox")
+
+DEFAULT_TIMEZONE = "Europe/Moscow"
+MAX_BATCH = 1024
+#: Checkpoint the WAL (from a second connection, in its own thread) after this many requests.
+CHECKPOINT_EVERY = 4000
+#: Loop iterations the writer waits for a growing queue before taking a batch.
+GATHER_ITERATIONS = 4
+#: COMMIT (fsync) on the event loop while it takes less than this on average.
+INLINE_COMMIT_SECONDS = 0.002
+
+Clock = Callable[[], dt.datetime]
+
+
+@dataclass(frozen=True)
+class RegisterIdentity:
+    kkt_serial: str
+    fn_serial: str | None  # None: no fiscal registration
+    kkt_reg_number: str | None
+
+
+def _digits(n: int) -> str:
+    return "".join(str(secrets.randbelow(10)) for _ in range(n))
+
+
+def _identity(state: RegisterState) -> RegisterIdentity:
+    fn = state.fn
+    return RegisterIdentity(state.kkt_serial, fn.serial if fn else None, fn.reg_number if fn else None)
+
+
+def create_register(path: Path, *, merchant_id: str, registered: bool = True, auto_shift: bool = True,
+                    fn_capacity: int = 250_000, fn_validity_months: int = 36, now: dt.datetime | None = None,
+                    timezone: str = DEFAULT_TIMEZONE) -> RegisterIdentity:
+    """Create a register's journal at ``path`` (a new file). ``registered``: an FN is
+    installed and the registration report is FD 1."""
+    if not merchant_id:
+        raise ValueError("merchant_id must not be empty")
+    if fn_validity_months not in FN_VALIDITY_MONTHS:
+        raise ValueError(f"fn_validity_months must be one of {FN_VALIDITY_MONTHS}")
+    if fn_capacity < 2:
+        raise ValueError("fn_capacity must be at least 2")
+    try:
+        tz = zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {timezone!r} (an IANA name such as Europe/Moscow)") from None
+    now = (now or dt.datetime.now(tz)).astimezone(tz)
+    path = Path(path)
+    if path.exists() and path.stat().st_size > 0:
+        j = Journal(path)
+        try:
+            if j.has_state():
+                raise JournalError(f"a register journal already exists at {path}")
+        finally:
+            j.close()
+    j = Journal(path, create=True)
+    try:
+        j.begin()
+        if j.has_state():
+            j.rollback()
+            raise JournalError(f"a register journal already exists at {path}")
+        fn = None
+        if registered:
+            fn = FiscalDrive(serial="9999" + _digits(12), reg_number="0000" + _digits(12),
+                             key_hex=secrets.token_hex(32), registered_at=now.replace(tzinfo=None).isoformat(),
+                             capacity=fn_capacity, validity_months=fn_validity_months)
+        state = RegisterState(kkt_serial="0" + _digits(19), merchant_id=merchant_id, fn=fn, auto_shift=auto_shift,
+                              timezone=timezone)
+        if fn is not None:
+            fd, fp = fn.issue("registration", now)
+            state.last_doc_id = 1
+            j.add(Doc(id=1, kind="registration", origin="registration", status=1, shift=0,
+                      time=now.strftime(TIME_FORMAT), fd=fd, fp=fp,
+                      answer={"kktRegNumber": fn.reg_number, "fnNumber": fn.serial}))
+        j.save_state(state)
+        j.commit()
+        return _identity(state)
+    finally:
+        j.close()
+
+
+def set_fault(path: Path, *, fn: Literal["ok", "full", "broken"] | None = None, ofd_down: bool | None = None,
+              printer_fail: bool | None = None, terminal_fail: bool | None = None) -> None:
+    """Fault injection: change the FN state, the virtual OFD, printer or bank terminal of
+    the register at ``path``. A running register (any process) sees it at its next request."""
+    j = Journal(path)
+    try:
+        j.begin()
+        state = j.load_state()
+        if fn is not None:
+            if state.fn is None:
+                j.rollback()
+                raise JournalError("the register has no fiscal registration (no FN)")
+            state.fn.set_fault(fn)
+        if ofd_down is not None and state.fn is not None:
+            state.fn.ofd_down = ofd_down
+        if printer_fail is not None:
+            state.printer_fail = printer_fail
+        if terminal_fail is not None:
+            state.terminal_fail = terminal_fail
+        j.save_state(state)
+        j.commit()
+    finally:
+        j.close()
+
+
+def set_fn_state(path: Path, state: Literal["ok", "full", "broken"]) -> None:
+    """Set the FN state of the register at ``path`` (sync; a running register sees it)."""
+    set_fault(path, fn=state)
+
+
+def read_journal(path: Path) -> Iterator[dict[str, Any]]:
+    """The register's documents, oldest first: fd, type, docNumber, amount, time, fiscalSign, ..."""
+    j = Journal(path)
+    try:
+        yield from j.lines()
+    finally:
+        j.close()
+
+
+def read_fn_key(path: Path) -> bytes | None:
+    """The FN key of the register at ``path`` (to verify receipts), None without an FN."""
+    j = Journal(path)
+    try:
+        fn = j.load_state().fn
+        return fn.key if fn else None
+    finally:
+        j.close()
+
+
+class VirtualRegister:
+    """One virtual register, open on its journal file."""
+
+    identity: RegisterIdentity
+    merchant_id: str
+
+    def __init__(self, journal: Journal, state: RegisterState, clock: Clock | None, rng: random.Random) -> None:
+        self._journal = journal
+        self._register = Register(state, journal)
+        self._tz = zoneinfo.ZoneInfo(state.timezone)
+        self._clock = clock
+        self._rng = rng
+        # Unknown until the first batch reads it under the write lock (and reloads the state:
+        # another process may have written between loading ``state`` and now).
+        self._version = -1
+        self._queue: asyncio.Queue[tuple[str, dict[str, Any], asyncio.Future[dict[str, Any]]]] = asyncio.Queue()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kassagate-register")
+        self._writer: asyncio.Task[None] | None = None
+        self._closed = False
+        self._commit_ema = 0.0
+        self._checkpointing = False
+        self._since_checkpoint = 0
+        self._ckpt_journal: Journal | None = None
+        self._ckpt_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kassagate-checkpoint")
+        self.identity = _identity(state)
+        self.merchant_id = state.merchant_id
+        self.path = journal.path
+
+    @classmethod
+    async def open(cls, path: Path, *, clock: Clock | None = None, rng: random.Random | None = None) -> VirtualRegister:
+        """Open the register whose journal is at ``path`` (made by ``create_register``).
+
+        ``clock`` returns the current time (tz-aware; default: the system clock)."""
+        loop = asyncio.get_running_loop()
+
+        def load() -> tuple[Journal, RegisterState]:
+            j = Journal(path)
+            try:
+                return j, j.load_state()
+            except BaseException:
+                j.close()
+                raise
+
+        journal, state = await loop.run_in_executor(None, load)
+        return cls(journal, state, clock, rng or random.Random(secrets.randbits(128)))
+
+    @property
+    def state(self) -> RegisterState:
+        return self._register.state
+
+    def now(self) -> dt.datetime:
+        t = self._clock() if self._clock is not None else dt.datetime.now(dt.UTC)
+        return t.astimezone(self._tz)
+
+    async def handle(self, endpoint: str, request: dict[str, Any]) -> dict[str, Any]:
+        """The JSON answer to one request; never raises for bad input."""
+        if self._closed:
+            return error_answer(CashboxCode.INTERNAL, "the register is closed")
+        if not isinstance(request, dict):
+            return error_answer(CashboxCode.INVALID_JSON, "the request must be a JSON object")
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((endpoint, request, fut))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_loop())
+        return await fut
+
+    async def _write_loop(self) -> None:
+        """Group commit: take every queued request, BEGIN, run each (in its savepoint),
+        COMMIT (fsync), then answer them all.
+
+        BEGIN runs on the loop when the write lock is free at once (else in the writer
+        thread, which may wait for another process). COMMIT runs on the loop while the
+        disk's fsync is fast (an average under ``INLINE_COMMIT_SECONDS``: a thread hop then
+        costs more than the fsync), else in the writer thread so that the loop keeps reading
+        requests for the next batch meanwhile."""
+        loop = asyncio.get_running_loop()
+        while not self._queue.empty():
+            # Let the requests already on their way (read, being parsed) join this batch:
+            # yield to the loop while the queue still grows, a few iterations at most.
+            for _ in range(GATHER_ITERATIONS):
+                n = self._queue.qsize()
+                await asyncio.sleep(0)
+                if self._queue.qsize() == n:
+                    break
+            batch = [self._queue.get_nowait()]
+            while len(batch) < MAX_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                if not self._try_begin():
+                    await loop.run_in_executor(self._executor, self._begin)
+                try:
+                    answers, writes = self._run_batch([(e, r) for e, r, _ in batch])
+                    if self._commit_ema < INLINE_COMMIT_SECONDS:
+                        self._commit(writes)
+                    else:
+                        await loop.run_in_executor(self._executor, self._commit, writes)
+                except BaseException:
+                    await loop.run_in_executor(self._executor, self._abort)
+                    raise
+            except Exception:
+                log.exception("register %s: the journal could not commit", self.identity.kkt_serial)
+                answers = [error_answer(CashboxCode.INTERNAL, "the register's journal could not be written; "
+                                                              "nothing was fiscalized, retry") for _ in batch]
+            for (_, _, fut), answer in zip(batch, answers, strict=True):
+                if not fut.done():
+                    fut.set_result(answer)
+            if self._since_checkpoint >= CHECKPOINT_EVERY:
+                self._since_checkpoint = 0
+                self._checkpointing = True
+                await loop.run_in_executor(self._ckpt_executor, self._checkpoint)
+
+    def _try_begin(self) -> bool:
+        """BEGIN without waiting; False when another process holds the write lock."""
+        j = self._journal
+        try:
+            j.begin(wait=False)
+        except sqlite3.OperationalError:
+            return False
+        try:
+            self._reload_if_changed()
+        except BaseException:
+            j.rollback()
+            raise
+        return True
+
+    def _begin(self) -> None:
+        j = self._journal
+        j.begin()
+        try:
+            self._reload_if_changed()
+        except BaseException:
+            j.rollback()
+            raise
+
+    def _reload_if_changed(self) -> None:
+        """Under the write lock: reload the state if another process wrote since."""
+        version = self._journal.data_version()
+        if version != self._version:
+            self._register.state = self._journal.load_state()
+            self._version = version
+
+    def _run_batch(self, batch: list[tuple[str, dict[str, Any]]]) -> tuple[list[dict[str, Any]], int]:
+        """Answer each request of the batch inside the open transaction (each in its own
+        savepoint: the rules undo an error answer). Returns the answers and how many
+        requests wrote."""
+        writes = 0
+        answers: list[dict[str, Any]] = []
+        for endpoint, req in batch:
+            try:
+                answer = self._register.handle(endpoint, req, self.now(), self._rng)
+            except Exception:
+                log.exception("register %s: internal error on /%s", self.identity.kkt_serial, endpoint[:40])
+                answer = error_answer(CashboxCode.INTERNAL, "internal error of the register; nothing was "
+                                                            "fiscalized, retry")
+            if answer.get("code") == 0 and endpoint not in READ_ONLY:
+                writes += 1
+            answers.append(answer)
+        return answers, writes
+
+    def _commit(self, writes: int) -> None:
+        j = self._journal
+        if writes:
+            j.save_state(self._register.state)
+        # Read the version while the write lock is still held: our own commit does not
+        # change it, and read after COMMIT it could already include another process's
+        # commit, which this register would then never reload (stale state, duplicate ids).
+        version = j.data_version()
+        t0 = time.perf_counter()
+        j.commit()
+        self._commit_ema = 0.8 * self._commit_ema + 0.2 * (time.perf_counter() - t0)
+        self._version = version
+        self._since_checkpoint += writes
+
+    def _checkpoint(self) -> None:
+        """Copy the WAL into the database file (from a second connection, in its own
+        thread, between two batches: with no write running it copies every frame, so the
+        next write starts the WAL over instead of growing it)."""
+        try:
+            if self._ckpt_journal is None:
+                self._ckpt_journal = Journal(self.path)
+            self._ckpt_journal.checkpoint()
+        except Exception:
+            log.exception("register %s: WAL checkpoint failed (retried later)", self.identity.kkt_serial)
+        finally:
+            self._checkpointing = False
+
+    def _abort(self) -> None:
+        """Undo the open batch and reload the state the journal holds."""
+        j = self._journal
+        j.rollback()
+        self._register.state = j.load_state()
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._writer is not None:
+            await asyncio.gather(self._writer, return_exceptions=True)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._journal.close)
+        self._executor.shutdown(wait=True)
+        self._ckpt_executor.shutdown(wait=True)
+        if self._ckpt_journal is not None:
+            self._ckpt_journal.close()
+
+
+def new_merchant_id() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def env_merchant_id() -> str | None:
+    return os.environ.get("KASSAGATE_MERCHANT_ID") or None

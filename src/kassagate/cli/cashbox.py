@@ -1,0 +1,193 @@
+"""``kassagate cashbox``: one standalone virtual cash register speaking the Cashbox
+protocol (``docs/cashbox.md``), and its companions:
+
+- ``kassagate cashbox-journal``: its fiscal journal, one JSON object a line;
+- ``kassagate cashbox-fault``: fault injection into a (running) register;
+- ``kassagate cashbox-verify``: verify a receipt's fiscal sign (its QR string) with the FN key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Annotated, cast
+
+import typer
+
+from kassagate.cashbox.journal import Journal, JournalError
+from kassagate.cashbox.virtual import (
+    VirtualRegister,
+    create_register,
+    env_merchant_id,
+    new_merchant_id,
+    read_fn_key,
+    read_journal,
+    set_fault,
+)
+from kassagate.core.fn import FnFault
+from kassagate.core.qr import verify_qr
+
+DEFAULT_PORT = 8008
+JOURNAL_FILE = "cashbox.sqlite3"
+MERCHANT_ID_FILE = "cashbox-merchant-id"
+
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory (KASSAGATE_DATA_DIR; default "
+                                                                   "./kassagate-data).")]
+
+
+def _data_dir(d: Path | None) -> Path:
+    return Path(d or os.environ.get("KASSAGATE_DATA_DIR") or "./kassagate-data")
+
+
+def journal_path(data_dir: Path) -> Path:
+    return data_dir / JOURNAL_FILE
+
+
+def _write_secret(path: Path, value: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(value + "\n")
+    os.chmod(path, 0o600)
+
+
+def prepare(data_dir: Path, merchant_id: str | None, auto_shift: bool, timezone: str) -> tuple[Path, str]:
+    """Create the register on first start; apply a given merchant ID and the shift mode.
+    Returns (journal path, a sentence saying where the merchant ID is)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = journal_path(data_dir)
+    secret_file = data_dir / MERCHANT_ID_FILE
+    if not path.exists():
+        mid = merchant_id or new_merchant_id()
+        create_register(path, merchant_id=mid, auto_shift=auto_shift, timezone=timezone)
+        _write_secret(secret_file, mid)
+        how = "given" if merchant_id else "generated"
+        return path, f"merchant ID ({how}) stored in {secret_file} (mode 0600)"
+    j = Journal(path)
+    try:
+        j.begin()
+        state = j.load_state()
+        state.auto_shift = auto_shift
+        if merchant_id:
+            state.merchant_id = merchant_id
+        j.save_state(state)
+        j.commit()
+        mid = state.merchant_id
+    finally:
+        j.close()
+    _write_secret(secret_file, mid)
+    return path, f"merchant ID stored in {secret_file} (mode 0600)"
+
+
+async def _serve(path: Path, host: str, port: int) -> None:
+    import uvicorn
+
+    from kassagate.cashbox.server import create_app
+
+    register = await VirtualRegister.open(path)
+    try:
+        config = uvicorn.Config(create_app(register), host=host, port=port, loop="none", http="httptools",
+                                access_log=False, log_level="warning", lifespan="on")
+        await uvicorn.Server(config).serve()
+    finally:
+        await register.close()
+
+
+def cashbox(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port.")] = DEFAULT_PORT,
+    merchant_id: Annotated[str | None, typer.Option(
+        "--merchant-id", help="The register's merchantID (shared secret). Prefer the KASSAGATE_MERCHANT_ID "
+                              "environment variable: a flag shows in process listings. Default: the stored one, "
+                              "or a new one generated on first start.")] = None,
+    data_dir: DataDir = None,
+    auto_shift: Annotated[bool, typer.Option(
+        "--auto-shift/--no-auto-shift",
+        help="Cloud mode: open and rotate shifts automatically; --no-auto-shift: device mode (codes 6, 22).")] = True,
+    timezone: Annotated[str, typer.Option("--timezone", help="The register's local time zone (set on first "
+                                                             "start).")] = "Europe/Moscow",
+) -> None:
+    """Start one standalone virtual cash register (Cashbox protocol, emulated fiscal drive)."""
+    d = _data_dir(data_dir)
+    try:
+        path, where = prepare(d, merchant_id or env_merchant_id(), auto_shift, timezone)
+    except (JournalError, ValueError, OSError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    logging.basicConfig(level=os.environ.get("KASSAGATE_LOG_LEVEL", "INFO").upper())
+    typer.echo(f"kassagate cashbox: journal {path}; {where}")
+    typer.echo(f"listening on http://{host}:{port}/ ({'cloud' if auto_shift else 'device'} mode)")
+    try:
+        import uvloop
+
+        uvloop.run(_serve(path, host, port))
+    except ImportError:
+        asyncio.run(_serve(path, host, port))
+
+
+def cashbox_journal(data_dir: DataDir = None) -> None:
+    """Print the standalone register's journal, one JSON object a line (fd, type, docNumber,
+    amount, time, fiscalSign, ...)."""
+    path = journal_path(_data_dir(data_dir))
+    try:
+        for line in read_journal(path):
+            typer.echo(json.dumps(line, ensure_ascii=False))
+    except JournalError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _onoff(v: str | None, name: str, bad: str) -> bool | None:
+    if v is None:
+        return None
+    if v not in ("ok", bad):
+        raise typer.BadParameter(f"{name} must be ok or {bad}")
+    return v == bad
+
+
+def cashbox_fault(
+    data_dir: DataDir = None,
+    fn: Annotated[str | None, typer.Option("--fn", help="FN state: ok, full or broken.")] = None,
+    ofd: Annotated[str | None, typer.Option("--ofd", help="Virtual OFD: ok or down.")] = None,
+    printer: Annotated[str | None, typer.Option("--printer", help="Printer: ok or fail.")] = None,
+    terminal: Annotated[str | None, typer.Option("--terminal", help="Bank terminal: ok or fail.")] = None,
+) -> None:
+    """Inject a fault into the standalone register; a running one sees it at its next request."""
+    if fn is not None and fn not in ("ok", "full", "broken"):
+        raise typer.BadParameter("--fn must be ok, full or broken")
+    try:
+        set_fault(journal_path(_data_dir(data_dir)), fn=cast(FnFault | None, fn), ofd_down=_onoff(ofd, "--ofd", "down"),
+                  printer_fail=_onoff(printer, "--printer", "fail"),
+                  terminal_fail=_onoff(terminal, "--terminal", "fail"))
+    except JournalError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo("ok")
+
+
+def cashbox_verify(
+    qr: Annotated[str, typer.Argument(help="The receipt's QR string t=..&s=..&fn=..&i=..&fp=..&n=..")],
+    data_dir: DataDir = None,
+    key: Annotated[str | None, typer.Option("--key", help="The FN key (hex); default: the standalone "
+                                                          "register's.")] = None,
+) -> None:
+    """Verify a receipt's fiscal sign (from its QR string) with the FN key. Exit 0 if genuine, 1 if not."""
+    try:
+        k = bytes.fromhex(key) if key else read_fn_key(journal_path(_data_dir(data_dir)))
+        if k is None:
+            raise JournalError("the register has no fiscal registration (no FN key)")
+        good = verify_qr(k, qr)
+    except (ValueError, JournalError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo("genuine" if good else "NOT genuine: the fiscal sign does not verify under this FN key")
+    raise typer.Exit(0 if good else 1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("cashbox")(cashbox)
+    app.command("cashbox-journal")(cashbox_journal)
+    app.command("cashbox-fault")(cashbox_fault)
+    app.command("cashbox-verify")(cashbox_verify)

@@ -1,0 +1,421 @@
+"""The merchant client: send receipts to a kassagate front server and poll their status.
+
+:class:`AsyncKassaClient` (``httpx.AsyncClient``) and :class:`KassaClient` (``httpx.Client``)
+have the same methods. See ``docs/client.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import httpx
+
+from kassagate.client.answers import (
+    Answer,
+    ProtocolError,
+    ReceiptInvalid,
+    Status,
+    TransportError,
+    WaitTimeout,
+    parse_answer,
+    parse_status_answer,
+)
+from kassagate.client.envelope import DEFAULT_CHECK_TYPE, KeysError, PublicKeys, encode_json, seal
+from kassagate.core.receipt import Receipt, ReceiptError, parse_receipt
+
+__all__ = ["AsyncKassaClient", "KassaClient", "moscow_today"]
+
+KASSA_PATH = "/v1/fiscalize"
+CLUSTER_PATH = "/v1/fiscalize/cluster"
+STATUS_PATH = "/v1/status"
+KEYS_PATH = "/v1/keys"
+USER_AGENT = "kassagate-client/0.1"
+#: Codes after which fresh keys are fetched and the request sent once more (nothing was
+#: stored: the keys were probably rotated since they were fetched).
+_KEY_FAILURE_CODES = frozenset({120, 130})
+_MSK = dt.timezone(dt.timedelta(hours=3), "MSK")
+
+
+def moscow_today() -> dt.date:
+    """Today's date in Moscow time (UTC+3, no daylight saving), the default settlement date
+    of the local receipt check."""
+    return dt.datetime.now(_MSK).date()
+
+
+class _Base:
+    """What both clients share: configuration, the receipt check and the envelope."""
+
+    def __init__(
+        self,
+        base_url: str,
+        kassaid: str,
+        kassatoken: str,
+        *,
+        cluster: bool = False,
+        keys: PublicKeys | None = None,
+        timeout: float = 30.0,
+        check: bool = True,
+        today: Callable[[], dt.date] = moscow_today,
+        fiscalize_path: str | None = None,
+        refresh_keys: bool = True,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.kassaid = str(kassaid)
+        self._kassatoken = kassatoken
+        self.cluster = cluster
+        self.keys = keys
+        self.timeout = timeout
+        self.check = check
+        self._today = today
+        self.fiscalize_path = fiscalize_path or (CLUSTER_PATH if cluster else KASSA_PATH)
+        self.refresh_keys = refresh_keys
+
+    def __repr__(self) -> str:
+        mode = "cluster" if self.cluster else "kassa"
+        return f"{type(self).__name__}({self.base_url!r}, {mode} {self.kassaid!r})"
+
+    def _url(self, path: str) -> str:
+        return self.base_url + path
+
+    def prepare_receipt(self, receipt: Receipt | Mapping[str, Any]) -> dict[str, Any]:
+        """The receipt's wire form with this client's ``kassaid``/``kassatoken`` filled in,
+        checked with :func:`parse_receipt` (unless ``check=False``); raises
+        :class:`ReceiptInvalid` without sending anything."""
+        if isinstance(receipt, Receipt):
+            wire = receipt.to_wire()
+        elif isinstance(receipt, Mapping):
+            wire = dict(receipt)
+        else:
+            raise TypeError(f"expected a Receipt or a mapping, got {type(receipt).__name__}")
+        if not wire.get("kassaid"):
+            wire["kassaid"] = self.kassaid
+        elif str(wire["kassaid"]) != self.kassaid:
+            raise ReceiptInvalid(
+                ReceiptError("kassaid", f"the receipt names {wire['kassaid']!r}, this client sends as {self.kassaid!r}")
+            )
+        if not wire.get("kassatoken"):
+            wire["kassatoken"] = self._kassatoken
+        elif wire["kassatoken"] != self._kassatoken:
+            raise ReceiptInvalid(ReceiptError("kassatoken", "the receipt carries another token than this client's"))
+        if not self.check:
+            return wire
+        try:
+            return parse_receipt(wire, today=self._today()).to_wire()
+        except ReceiptError as exc:
+            raise ReceiptInvalid(exc) from None
+
+    def build_body(
+        self,
+        receipt: Receipt | Mapping[str, Any],
+        keys: PublicKeys,
+        *,
+        rid: str | None = None,
+        test: bool = False,
+        wait: float | None = None,
+        check_type: str | None = DEFAULT_CHECK_TYPE,
+    ) -> dict[str, str]:
+        """The encrypted wire body for ``receipt`` (see :func:`kassagate.client.envelope.seal`)."""
+        return self._seal(self.prepare_receipt(receipt), keys, rid=rid, test=test, wait=wait, check_type=check_type)
+
+    def _seal(
+        self,
+        prepared: dict[str, Any],
+        keys: PublicKeys,
+        *,
+        rid: str | None,
+        test: bool,
+        wait: float | None,
+        check_type: str | None,
+    ) -> dict[str, str]:
+        return seal(
+            prepared,
+            keys,
+            kassaid=self.kassaid,
+            kassatoken=self._kassatoken,
+            test=test,
+            rid=rid,
+            check_type=check_type,
+            wait=wait,
+        )
+
+    def _send_timeout(self, wait: float | None) -> float:
+        return self.timeout if wait is None else max(self.timeout, wait + 10.0)
+
+    @staticmethod
+    def _keys_from(response: httpx.Response) -> PublicKeys:
+        if response.status_code != 200:
+            raise ProtocolError(f"HTTP {response.status_code} from GET /v1/keys", http_status=response.status_code)
+        try:
+            return PublicKeys.from_json(response.json())
+        except (ValueError, KeysError) as exc:
+            raise ProtocolError(f"GET /v1/keys: {exc}", http_status=response.status_code) from None
+
+
+def _transport_error(exc: httpx.HTTPError, what: str) -> TransportError:
+    kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
+    return TransportError(f"{what} {kind}: {type(exc).__name__}")
+
+
+_HEADERS = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": USER_AGENT}
+
+
+class AsyncKassaClient(_Base):
+    """Async client. ``kassaid``/``kassatoken`` are the kassa's, or with ``cluster=True`` the
+    cluster's id and token (sent to ``POST /v1/fiscalize/cluster``). ``keys`` are fetched
+    from ``GET /v1/keys`` on first use when not given. ``http`` may be an
+    ``httpx.AsyncClient`` of your own (not closed by :meth:`aclose`)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        kassaid: str,
+        kassatoken: str,
+        *,
+        http: httpx.AsyncClient | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(base_url, kassaid, kassatoken, **options)
+        self._own_http = http is None
+        self._http = http or httpx.AsyncClient(timeout=self.timeout)
+
+    async def __aenter__(self) -> AsyncKassaClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._own_http:
+            await self._http.aclose()
+
+    async def _request(self, method: str, path: str, what: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return await self._http.request(method, self._url(path), **kwargs)
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc, what) from None
+
+    async def fetch_keys(self) -> PublicKeys:
+        """Fetch (and keep) the published keys."""
+        response = await self._request("GET", KEYS_PATH, "GET /v1/keys", headers=_HEADERS)
+        self.keys = self._keys_from(response)
+        return self.keys
+
+    async def send(
+        self,
+        receipt: Receipt | Mapping[str, Any],
+        *,
+        rid: str | None = None,
+        test: bool = False,
+        wait: float | None = None,
+        check_type: str | None = DEFAULT_CHECK_TYPE,
+    ) -> Answer:
+        """Check, encrypt and send a receipt; the typed answer. ``rid`` makes the request
+        idempotent (a resend answers 409 with the first ``nuid``/``qnuid``); ``test``
+        asks for code 140 (checks only, nothing stored); ``wait`` (extension) lets the
+        server wait up to that many seconds for the fiscal data (``answer.fiscal``)."""
+        prepared = self.prepare_receipt(receipt)
+        keys = self.keys or await self.fetch_keys()
+        answer = await self._post_sealed(prepared, keys, rid=rid, test=test, wait=wait, check_type=check_type)
+        if answer.code in _KEY_FAILURE_CODES and self.refresh_keys:
+            fresh = await self.fetch_keys()
+            if fresh != keys:
+                answer = await self._post_sealed(prepared, fresh, rid=rid, test=test, wait=wait, check_type=check_type)
+        return answer
+
+    async def _post_sealed(
+        self,
+        prepared: dict[str, Any],
+        keys: PublicKeys,
+        *,
+        rid: str | None,
+        test: bool,
+        wait: float | None,
+        check_type: str | None,
+    ) -> Answer:
+        body = self._seal(prepared, keys, rid=rid, test=test, wait=wait, check_type=check_type)
+        return await self.post_body(body, http_timeout=self._send_timeout(wait))
+
+    async def post_body(self, body: Mapping[str, Any] | bytes, *, http_timeout: float | None = None) -> Answer:
+        """POST a ready body (a JSON object or raw bytes) to the fiscalization endpoint."""
+        content = body if isinstance(body, bytes) else encode_json(body)
+        response = await self._request(
+            "POST",
+            self.fiscalize_path,
+            f"POST {self.fiscalize_path}",
+            content=content,
+            headers=_HEADERS,
+            timeout=http_timeout or self.timeout,
+        )
+        return parse_answer(response.status_code, response.content)
+
+    async def test_connection(self) -> Answer:
+        """A bare connectivity check (``{"test": "1"}``): code 100."""
+        return await self.post_body({"test": "1"})
+
+    async def get_status(self, nuid: str, qnuid: str) -> Status:
+        """The request's status; :class:`StatusNotFound` for an unknown pair."""
+        response = await self._request(
+            "GET", STATUS_PATH, "GET /v1/status", params={"nuid": nuid, "qnuid": qnuid}, headers=_HEADERS
+        )
+        return parse_status_answer(response.status_code, response.content)
+
+    async def wait_fiscalized(
+        self,
+        nuid: str,
+        qnuid: str,
+        timeout: float = 60.0,  # noqa: ASYNC109 - a polling budget spread over many requests
+        *,
+        interval: float = 0.2,
+        max_interval: float = 2.0,
+    ) -> Status:
+        """Poll the status until it is no longer pending (fiscalized, failed or debug) and
+        return it; :class:`WaitTimeout` (with the last status) after ``timeout`` seconds.
+        Unreachable-server errors while polling are retried until the deadline."""
+        deadline = time.monotonic() + timeout
+        last: Status | None = None
+        while True:
+            try:
+                last = await self.get_status(nuid, qnuid)
+                if last.final:
+                    return last
+            except TransportError:
+                pass
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise WaitTimeout(f"request still pending after {timeout:g} s", last)
+            await asyncio.sleep(min(interval, remaining))
+            interval = min(interval * 1.5, max_interval)
+
+    async def fiscalize(
+        self,
+        receipt: Receipt | Mapping[str, Any],
+        *,
+        rid: str | None = None,
+        timeout: float = 60.0,  # noqa: ASYNC109 - the polling budget of wait_fiscalized
+    ) -> tuple[Answer, Status | None]:
+        """Send and, when accepted, wait for the final status. A 409 duplicate waits for
+        the first request's status."""
+        answer = await self.send(receipt, rid=rid)
+        if (answer.accepted or answer.duplicate) and answer.nuid and answer.qnuid:
+            return answer, await self.wait_fiscalized(answer.nuid, answer.qnuid, timeout)
+        return answer, None
+
+
+class KassaClient(_Base):
+    """The synchronous twin of :class:`AsyncKassaClient` (``httpx.Client``)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        kassaid: str,
+        kassatoken: str,
+        *,
+        http: httpx.Client | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(base_url, kassaid, kassatoken, **options)
+        self._own_http = http is None
+        self._http = http or httpx.Client(timeout=self.timeout)
+
+    def __enter__(self) -> KassaClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._own_http:
+            self._http.close()
+
+    def _request(self, method: str, path: str, what: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return self._http.request(method, self._url(path), **kwargs)
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc, what) from None
+
+    def fetch_keys(self) -> PublicKeys:
+        response = self._request("GET", KEYS_PATH, "GET /v1/keys", headers=_HEADERS)
+        self.keys = self._keys_from(response)
+        return self.keys
+
+    def send(
+        self,
+        receipt: Receipt | Mapping[str, Any],
+        *,
+        rid: str | None = None,
+        test: bool = False,
+        wait: float | None = None,
+        check_type: str | None = DEFAULT_CHECK_TYPE,
+    ) -> Answer:
+        prepared = self.prepare_receipt(receipt)
+        keys = self.keys or self.fetch_keys()
+        answer = self._post_sealed(prepared, keys, rid=rid, test=test, wait=wait, check_type=check_type)
+        if answer.code in _KEY_FAILURE_CODES and self.refresh_keys:
+            fresh = self.fetch_keys()
+            if fresh != keys:
+                answer = self._post_sealed(prepared, fresh, rid=rid, test=test, wait=wait, check_type=check_type)
+        return answer
+
+    def _post_sealed(
+        self,
+        prepared: dict[str, Any],
+        keys: PublicKeys,
+        *,
+        rid: str | None,
+        test: bool,
+        wait: float | None,
+        check_type: str | None,
+    ) -> Answer:
+        body = self._seal(prepared, keys, rid=rid, test=test, wait=wait, check_type=check_type)
+        return self.post_body(body, http_timeout=self._send_timeout(wait))
+
+    def post_body(self, body: Mapping[str, Any] | bytes, *, http_timeout: float | None = None) -> Answer:
+        content = body if isinstance(body, bytes) else encode_json(body)
+        response = self._request(
+            "POST",
+            self.fiscalize_path,
+            f"POST {self.fiscalize_path}",
+            content=content,
+            headers=_HEADERS,
+            timeout=http_timeout or self.timeout,
+        )
+        return parse_answer(response.status_code, response.content)
+
+    def test_connection(self) -> Answer:
+        return self.post_body({"test": "1"})
+
+    def get_status(self, nuid: str, qnuid: str) -> Status:
+        response = self._request(
+            "GET", STATUS_PATH, "GET /v1/status", params={"nuid": nuid, "qnuid": qnuid}, headers=_HEADERS
+        )
+        return parse_status_answer(response.status_code, response.content)
+
+    def wait_fiscalized(
+        self, nuid: str, qnuid: str, timeout: float = 60.0, *, interval: float = 0.2, max_interval: float = 2.0
+    ) -> Status:
+        deadline = time.monotonic() + timeout
+        last: Status | None = None
+        while True:
+            try:
+                last = self.get_status(nuid, qnuid)
+                if last.final:
+                    return last
+            except TransportError:
+                pass
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise WaitTimeout(f"request still pending after {timeout:g} s", last)
+            time.sleep(min(interval, remaining))
+            interval = min(interval * 1.5, max_interval)
+
+    def fiscalize(
+        self, receipt: Receipt | Mapping[str, Any], *, rid: str | None = None, timeout: float = 60.0
+    ) -> tuple[Answer, Status | None]:
+        answer = self.send(receipt, rid=rid)
+        if (answer.accepted or answer.duplicate) and answer.nuid and answer.qnuid:
+            return answer, self.wait_fiscalized(answer.nuid, answer.qnuid, timeout)
+        return answer, None

@@ -1,0 +1,89 @@
+"""Configuration: flags override environment variables, which override defaults
+(``docs/operations.md``)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_DATA_DIR = "./kassagate-data"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+DEFAULT_RSA_BITS = 4096
+ALLOWED_RSA_BITS = (2048, 3072, 4096)
+DEFAULT_MAX_BODY = 1024 * 1024
+
+
+class ConfigError(ValueError):
+    """A setting has a value kassagate cannot use; the message says which and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path = field(default_factory=lambda: Path(DEFAULT_DATA_DIR))
+    database_url: str | None = None  # None: SQLite in the data dir
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    rsa_bits: int = DEFAULT_RSA_BITS
+    log_level: str = "INFO"
+    max_body: int = DEFAULT_MAX_BODY
+
+    @property
+    def effective_database_url(self) -> str:
+        """The SQLAlchemy async URL of the service database."""
+        url = self.database_url or f"sqlite+aiosqlite:///{(self.data_dir / 'kassagate.sqlite3').resolve()}"
+        return normalize_database_url(url)
+
+    def with_overrides(self, **overrides: object) -> Settings:
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the usual spellings and return an async SQLAlchemy URL."""
+    for prefix, driver in (
+        ("postgresql+asyncpg://", None),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+        ("sqlite+aiosqlite://", None),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
+        if url.startswith(prefix):
+            return url if driver is None else driver + url[len(prefix):]
+    raise ConfigError(
+        "KASSAGATE_DATABASE_URL must start with postgresql:// or sqlite:// "
+        f"(got a URL with scheme {url.split(':', 1)[0]!r})"
+    )
+
+
+def _int_env(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def load_settings(env: dict[str, str] | None = None, **overrides: object) -> Settings:
+    """Settings from the environment, then ``overrides`` (flags; ``None`` = not given)."""
+    env = dict(os.environ) if env is None else env
+    s = Settings(
+        data_dir=Path(env.get("KASSAGATE_DATA_DIR") or DEFAULT_DATA_DIR),
+        database_url=env.get("KASSAGATE_DATABASE_URL") or None,
+        host=env.get("KASSAGATE_HOST") or DEFAULT_HOST,
+        port=_int_env(env, "KASSAGATE_PORT", DEFAULT_PORT),
+        rsa_bits=_int_env(env, "KASSAGATE_RSA_BITS", DEFAULT_RSA_BITS),
+        log_level=(env.get("KASSAGATE_LOG_LEVEL") or "INFO").upper(),
+        max_body=_int_env(env, "KASSAGATE_MAX_BODY", DEFAULT_MAX_BODY),
+    )
+    if "data_dir" in overrides and overrides["data_dir"] is not None:
+        overrides["data_dir"] = Path(str(overrides["data_dir"]))
+    s = s.with_overrides(**overrides)
+    if s.rsa_bits not in ALLOWED_RSA_BITS:
+        raise ConfigError(f"KASSAGATE_RSA_BITS must be one of {ALLOWED_RSA_BITS}, got {s.rsa_bits}")
+    if not 0 < s.port < 65536:
+        raise ConfigError(f"port must be 1-65535, got {s.port}")
+    s.effective_database_url  # noqa: B018 - validates the URL early
+    return s

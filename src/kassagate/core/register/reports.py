@@ -1,0 +1,71 @@
+"""Shift, X/Z and date-range totals. Pure.
+
+The open shift's totals are kept running in the register state (``add`` on every counted
+document: an X or Z report never scans the journal); a closed shift's totals are stored
+in its Z report; a date range is summed from the journal's documents (``totals``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kassagate.core.register.model import Doc
+
+#: Report categories (prefix of the answer's field names).
+CATEGORIES = ("sale", "moneyBack", "purchase", "purchaseBack", "prepay", "creditPay", "correction")
+CASH_CATEGORIES = ("deposit", "withdraw")
+_KIND_FIELDS = {"C": "CashSum", "V": "CashlessSum", "K": "CreditSum", "B": "BonusSum", "P": "PrepaymentSum"}
+
+
+def category(doc: Doc) -> str | None:
+    """The report category of a document (None: not counted)."""
+    if doc.kind in CASH_CATEGORIES:
+        return doc.kind
+    return doc.summary.get("cat") if doc.fd is not None else None
+
+
+def add(running: dict[str, Any], doc: Doc) -> dict[str, Any]:
+    """``running`` plus ``doc`` (a new dict: the old one may be a snapshot)."""
+    cat = category(doc)
+    if cat is None:
+        return running
+    out = dict(running)
+    out[f"{cat}Count"] = out.get(f"{cat}Count", 0) + 1
+    out[f"{cat}Sum"] = out.get(f"{cat}Sum", 0) + doc.amount
+    if cat in CASH_CATEGORIES:
+        return out
+    for kind, v in doc.summary.get("pay", {}).items():
+        key = f"{cat}{_KIND_FIELDS[kind]}"
+        out[key] = out.get(key, 0) + v
+    vat = doc.summary.get("vat")
+    if vat:
+        vats = dict(out.get(f"{cat}Vat", {}))
+        for prc, v in vat.items():
+            vats[prc] = vats.get(prc, 0) + v
+        out[f"{cat}Vat"] = vats
+    return out
+
+
+def render(running: dict[str, Any]) -> dict[str, Any]:
+    """The report fields: for each category Count, Sum, sums by payment kind, VatAmounts."""
+    out: dict[str, Any] = {}
+    for cat in CATEGORIES:
+        out[f"{cat}Count"] = running.get(f"{cat}Count", 0)
+        out[f"{cat}Sum"] = running.get(f"{cat}Sum", 0)
+        for f in _KIND_FIELDS.values():
+            out[f"{cat}{f}"] = running.get(f"{cat}{f}", 0)
+        vats = running.get(f"{cat}Vat", {})
+        out[f"{cat}VatAmounts"] = [{"vatPercent": int(p), "vatAmount": v}
+                                   for p, v in sorted(vats.items(), key=lambda x: int(x[0]))]
+    for cat in CASH_CATEGORIES:
+        out[f"{cat}Count"] = running.get(f"{cat}Count", 0)
+        out[f"{cat}Sum"] = running.get(f"{cat}Sum", 0)
+    return out
+
+
+def totals(docs: list[Doc]) -> dict[str, Any]:
+    """The report fields of a list of documents."""
+    running: dict[str, Any] = {}
+    for d in docs:
+        running = add(running, d)
+    return render(running)

@@ -1,0 +1,188 @@
+"""The front server's ASGI app (Starlette, msgspec JSON).
+
+Routes: ``POST /v1/fiscalize`` and ``/srv/igd.php`` (kassa mode), ``POST /v1/fiscalize/cluster``,
+``GET /v1/status`` and ``/getfp``, ``GET /v1/keys``. Every intake answer is JSON with
+``status`` and ``code``; no request ever gets an HTTP 500 (an unexpected failure is code 80
+with a correlation id, logged).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import msgspec
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kassagate.core.codes import FRONT_MESSAGES, FrontCode
+from kassagate.front.context import FrontContext
+from kassagate.front.intake import Mode
+from kassagate.front.status import status_body, valid_ids
+
+log = logging.getLogger("kassagate.front.app")
+_encode = msgspec.json.Encoder().encode
+
+
+def json_response(body: dict[str, Any], status: int = 200) -> Response:
+    return Response(_encode(body), status_code=status, media_type="application/json")
+
+
+def unexpected_body(cid: str) -> bytes:
+    return _encode(
+        {"status": "error", "code": "80", "error": f"{FRONT_MESSAGES[FrontCode.UNEXPECTED]} Correlation id: {cid}."}
+    )
+
+
+class CatchAll:
+    """Outermost ASGI guard: an exception that escapes everything becomes code 80, HTTP 200."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, guarded_send)
+        except Exception as exc:
+            cid = uuid.uuid4().hex[:16]
+            log.error("unhandled failure (correlation id %s): %s", cid, type(exc).__name__, exc_info=exc)
+            if started:
+                return
+            body = unexpected_body(cid)
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+
+
+async def _send_json(send: Send, status: int, payload: bytes, *extra: tuple[bytes, bytes]) -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(payload)), *extra]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+def create_front_app(
+    ctx: FrontContext,
+    *,
+    on_accepted: Callable[[int], Awaitable[None]] | None = None,
+    wait_for: Callable[[int, float], Awaitable[dict[str, Any] | None]] | None = None,
+    close_on_shutdown: bool = False,
+) -> ASGIApp:
+    """The front server on ``ctx``; ``on_accepted(request_id)`` runs after each durable store;
+    ``wait_for(request_id, seconds)`` gives the status once the request ends (or ``None``
+    when it did not end in time), for clients that ask to wait (layer 2 ``"wait"``).
+
+    ``close_on_shutdown``: close ``ctx`` in the ASGI lifespan shutdown (run uvicorn with
+    lifespan on). Use it when the server owns the context: uvicorn re-raises SIGTERM/SIGINT
+    after its shutdown, so code after ``await server.serve()`` may never run."""
+    intake = ctx.intake(on_accepted, wait_for)
+    limit = ctx.settings.max_body
+
+    async def status(request: Request) -> Response:
+        nuid = request.query_params.get("nuid")
+        qnuid = request.query_params.get("qnuid")
+        if not valid_ids(nuid, qnuid):
+            return json_response({"status": "error", "error": "not found"}, 404)
+        assert nuid is not None and qnuid is not None
+        row = await ctx.requests.get_by_ids(nuid, qnuid)
+        if row is None:
+            return json_response({"status": "error", "error": "not found"}, 404)
+        return json_response(status_body(row))
+
+    async def keys(request: Request) -> Response:
+        await ctx.refresh_keys()
+        return json_response(ctx.keys_json())
+
+    async def on_error(request: Request, exc: Exception) -> Response:
+        cid = uuid.uuid4().hex[:16]
+        log.error("unhandled failure (correlation id %s): %s", cid, type(exc).__name__, exc_info=exc)
+        return Response(unexpected_body(cid), status_code=200, media_type="application/json")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if close_on_shutdown:
+                await ctx.close()
+
+    app = Starlette(
+        lifespan=lifespan,
+        routes=[
+            Route("/v1/status", status, methods=["GET"]),
+            Route("/getfp", status, methods=["GET"]),
+            Route("/v1/keys", keys, methods=["GET"]),
+        ],
+        exception_handlers={Exception: on_error},
+    )
+    modes: dict[str, Mode] = {"/v1/fiscalize": "kassa", "/srv/igd.php": "kassa", "/v1/fiscalize/cluster": "cluster"}
+
+    async def front(scope: Scope, receive: Receive, send: Send) -> None:
+        # The intake's POSTs go straight to the intake (no Request/Response objects, no
+        # routing): it is the hot path. Everything else goes through Starlette.
+        mode = modes.get(scope.get("path", "")) if scope["type"] == "http" else None
+        if mode is None:
+            await app(scope, receive, send)
+            return
+        if scope["method"] != "POST":
+            payload = _encode({"status": "error", "error": "method not allowed: use POST"})
+            await _send_json(send, 405, payload, (b"allow", b"POST"))
+            return
+        await ctx.refresh_keys()
+        content_type = ""
+        too_long = False
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                content_type = value.decode("latin-1")
+            elif name == b"content-length" and value.isdigit() and int(value) > limit:
+                too_long = True
+        body = None if too_long else await _receive_limited(receive, limit)
+        if body is None:
+            code = FrontCode.ENVELOPE_INVALID if mode == "kassa" else FrontCode.CLUSTER_ENVELOPE_INVALID
+            text = f"The body is over the limit of {limit} bytes."
+            http_status, payload = 413, _encode({"status": "error", "code": str(int(code)), "error": text})
+        else:
+            result = await intake.handle(mode, body, content_type)
+            log.debug("%s intake: code %d", mode, int(result.code))
+            http_status, payload = result.http_status, _encode(result.body())
+        await _send_json(send, http_status, payload)
+
+    return CatchAll(front)
+
+
+async def _receive_limited(receive: Receive, limit: int) -> bytes | None:
+    """The request body, or None when it is longer than ``limit`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return b"".join(chunks)
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)

@@ -1,0 +1,157 @@
+"""The front server's shared state: database, repositories, keys, crypto pool, caches.
+
+``FrontContext.open(settings)`` prepares everything (keys generated on first start,
+migrations applied, crypto workers started); ``await ctx.close()`` releases it. The ``serve``
+command composes the front app with processing on one context.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from kassagate.config import Settings
+from kassagate.front import keys as keyfiles
+from kassagate.front.crypto import CryptoPool
+from kassagate.front.intake import Intake
+from kassagate.storage.db import Database, open_database
+from kassagate.storage.repos import Accounts, Cluster, Kassa, Requests, RequestWriter
+from kassagate.storage.tokens import TokenVerifier
+
+log = logging.getLogger("kassagate.front")
+
+T = TypeVar("T")
+
+#: Longest time a change made from the command line takes to reach a running server.
+ACCOUNT_TTL = 1.0
+KEY_CHECK_INTERVAL = 1.0
+
+
+class AccountCache:
+    """Account reads for the intake, each cached for at most ``ttl`` seconds (0: no cache)."""
+
+    def __init__(self, accounts: Accounts, requests: Requests, ttl: float = ACCOUNT_TTL) -> None:
+        self._accounts = accounts
+        self._requests = requests
+        self._ttl = ttl
+        self._cache: dict[tuple[str, str], tuple[float, Any]] = {}
+        self._tokens = TokenVerifier()
+
+    async def _cached(self, key: tuple[str, str], load: Callable[[], Awaitable[T]]) -> T:
+        if self._ttl <= 0:
+            return await load()
+        now = time.monotonic()
+        hit = self._cache.get(key)
+        if hit is not None and now - hit[0] < self._ttl:
+            return hit[1]  # type: ignore[no-any-return]
+        value = await load()
+        if len(self._cache) > 100_000:
+            self._cache.clear()
+        self._cache[key] = (now, value)
+        return value
+
+    async def kassa(self, kassaid: str) -> Kassa | None:
+        return await self._cached(("kassa", kassaid), lambda: self._accounts.get_kassa(kassaid))
+
+    async def cluster(self, cluster_id: str) -> Cluster | None:
+        return await self._cached(("cluster", cluster_id), lambda: self._accounts.get_cluster(cluster_id))
+
+    async def cluster_members(self, cluster_id: str) -> list[Kassa]:
+        return await self._cached(("members", cluster_id), lambda: self._accounts.cluster_members(cluster_id))
+
+    async def pending_counts(self, kassaids: list[str]) -> dict[str, int]:
+        return await self._requests.pending_counts(kassaids)
+
+    async def verify_token(self, token: str, salt: str, token_hash: str) -> bool:
+        return await self._tokens.verify(token, salt, token_hash)
+
+
+@dataclass
+class FrontContext:
+    settings: Settings
+    db: Database
+    accounts: Accounts
+    requests: Requests
+    writer: RequestWriter
+    keyring: keyfiles.KeyRing
+    crypto: CryptoPool
+    account_cache: AccountCache
+    _keys_checked: float = 0.0
+    _keys_json: bytes = b""
+    _reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @classmethod
+    async def open(
+        cls, settings: Settings, *, crypto_workers: int | None = None, account_ttl: float = ACCOUNT_TTL
+    ) -> FrontContext:
+        data_dir = Path(settings.data_dir)
+        ring = await asyncio.to_thread(keyfiles.load_or_create_keys, data_dir, settings.rsa_bits)
+        db = await open_database(settings.effective_database_url)
+        crypto: CryptoPool | None = None
+        try:
+            crypto = CryptoPool(ring, crypto_workers)
+            await crypto.warm_up()
+        except BaseException:
+            await db.close()
+            if crypto is not None:
+                await crypto.close()
+            raise
+        accounts = Accounts(db)
+        requests = Requests(db)
+        ctx = cls(
+            settings=settings,
+            db=db,
+            accounts=accounts,
+            requests=requests,
+            writer=RequestWriter(db),
+            keyring=ring,
+            crypto=crypto,
+            account_cache=AccountCache(accounts, requests, account_ttl),
+        )
+        ctx._keys_checked = time.monotonic()
+        log.info(
+            "front context ready: database %s, %d crypto workers, key generation %s",
+            db.engine.dialect.name,
+            crypto.workers,
+            ring.current.generation,
+        )
+        return ctx
+
+    def intake(
+        self,
+        on_accepted: Callable[[int], Awaitable[None]] | None = None,
+        wait_for: Callable[[int, float], Awaitable[dict[str, Any] | None]] | None = None,
+    ) -> Intake:
+        return Intake(self.crypto, self.account_cache, self.writer, on_accepted=on_accepted, wait_for=wait_for)
+
+    def keys_json(self) -> dict[str, str]:
+        return self.keyring.current.public_json()
+
+    async def refresh_keys(self) -> None:
+        """Pick up a rotation (or the end of a grace period) at most once a second."""
+        now = time.monotonic()
+        if now - self._keys_checked < KEY_CHECK_INTERVAL:
+            return
+        self._keys_checked = now
+        gen = keyfiles.current_generation(Path(self.settings.data_dir))
+        ring = self.keyring
+        grace_over = ring.previous_until is not None and time.time() >= ring.previous_until
+        if (gen is None or gen == ring.current.generation) and not grace_over:
+            return
+        async with self._reload_lock:
+            if keyfiles.current_generation(Path(self.settings.data_dir)) == self.crypto.generation and not grace_over:
+                return
+            new_ring = await asyncio.to_thread(keyfiles.load_keys, Path(self.settings.data_dir))
+            await self.crypto.reload(new_ring)
+            self.keyring = new_ring
+            log.info("keys reloaded: current generation %s", new_ring.current.generation)
+
+    async def close(self) -> None:
+        await self.writer.close()
+        await self.crypto.close()
+        await self.db.close()

@@ -1,0 +1,114 @@
+"""Processing as one unit: the worker, the register monitor and the callback sender over a
+shared register directory, plus waiting for a request to end (the intake's synchronous
+option)."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from kassagate.processing import callbacks
+from kassagate.processing.callbacks import CallbackSender
+from kassagate.processing.monitor import RegisterMonitor
+from kassagate.processing.queue import PENDING
+from kassagate.processing.registers import RegisterDirectory
+from kassagate.processing.worker import ProcessingConfig, Worker
+from kassagate.storage.db import Database
+from kassagate.storage.schema import requests
+
+log = logging.getLogger("kassagate.processing")
+
+#: How often a waiter looks at the database, for requests ended by another process.
+WAIT_POLL_SECONDS = 0.1
+
+
+async def render_status(db: Database, request_id: int) -> dict[str, Any] | None:
+    """The request's status JSON (the object of ``GET /v1/status``)."""
+    from kassagate.front.status import status_body
+
+    async with db.engine.connect() as conn:
+        row = (await conn.execute(select(requests).where(requests.c.id == request_id))).mappings().first()
+    return None if row is None else status_body(dict(row))
+
+
+async def wait_ended(db: Database, request_id: int, seconds: float, *, woken: asyncio.Event | None = None) -> bool:
+    """Whether the request ends (is no longer pending) within ``seconds``. ``woken`` is set
+    by this process's worker when it ends the request; requests ended by other processes
+    are seen by looking at the database every ``WAIT_POLL_SECONDS``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while True:
+        async with db.engine.connect() as conn:
+            status = (await conn.execute(select(requests.c.status).where(requests.c.id == request_id))).scalar()
+        if status != PENDING:
+            return True
+        left = deadline - loop.time()
+        if left <= 0:
+            return False
+        if woken is None:
+            await asyncio.sleep(min(left, WAIT_POLL_SECONDS))
+            continue
+        try:
+            await asyncio.wait_for(woken.wait(), timeout=min(left, WAIT_POLL_SECONDS))
+            return True
+        except TimeoutError:
+            continue
+
+
+class Processing:
+    def __init__(self, db: Database, data_dir: Path, config: ProcessingConfig | None = None) -> None:
+        self.db = db
+        self.registers = RegisterDirectory(db, data_dir)
+        self.worker = Worker(db, self.registers, config or ProcessingConfig.from_env(), on_finish_tx=callbacks.enqueue)
+        self.sender = CallbackSender(db, render=functools.partial(render_status, db))
+        self.monitor = RegisterMonitor(db, self.registers)
+        self.worker.shift_left = self.monitor.shift_left
+        self.worker.listeners.append(self._ended)
+        self._waiters: dict[int, list[asyncio.Event]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def on_accepted(self, request_id: int) -> None:
+        """The intake stored a request: claim it now."""
+        self.worker.wake()
+
+    async def _ended(self, request_id: int, status: int) -> None:
+        self.sender.wake()
+        for event in self._waiters.pop(request_id, []):
+            event.set()
+
+    async def wait_finished(self, request_id: int, seconds: float) -> bool:
+        """Wait up to ``seconds`` for the request to end (fiscalized or failed), here or in
+        another process."""
+        event = asyncio.Event()
+        self._waiters.setdefault(request_id, []).append(event)
+        try:
+            return await wait_ended(self.db, request_id, seconds, woken=event)
+        finally:
+            waiters = self._waiters.get(request_id)
+            if waiters and event in waiters:
+                waiters.remove(event)
+                if not waiters:
+                    del self._waiters[request_id]
+
+    async def status_when_finished(self, request_id: int, seconds: float) -> dict[str, Any] | None:
+        """The status JSON once the request ends within ``seconds``, else ``None``."""
+        if not await self.wait_finished(request_id, seconds):
+            return None
+        return await render_status(self.db, request_id)
+
+    def start(self, stop: asyncio.Event) -> None:
+        self._tasks = [
+            asyncio.create_task(self.worker.run(stop), name="kassagate-worker"),
+            asyncio.create_task(self.monitor.run(stop), name="kassagate-monitor"),
+            asyncio.create_task(self.sender.run(stop), name="kassagate-callbacks"),
+        ]
+
+    async def close(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.registers.close()

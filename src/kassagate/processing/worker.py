@@ -1,0 +1,467 @@
+"""The worker: every accepted request fiscalized exactly once.
+
+The exactly-once argument (``docs/processing.md``):
+
+1. A request is claimed under a lease; only the lease holder may end it, and only while it
+   is pending (``queue.finish`` checks both in the same UPDATE).
+2. Before a document is sent, the register it goes to is written into the request
+   (``kkt_id``). A later attempt (a retry, or another worker after a crash or an expired
+   lease) goes to that same register first.
+3. The document carries ``documentExtID`` = ``docNumber`` = the request's ``nuid`` and
+   ``docTime`` = its acceptance time: the register recognises a resend and answers with the
+   first document instead of fiscalizing again.
+4. A cluster request fails over to another register only when the first one is known not
+   to hold the document: it refused it (FN full, broken, blocked), it never received it
+   (connection refused), or ``/last_document`` says it has no such document.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import os
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from kassagate.cashbox.client import RegisterUnreachable
+from kassagate.core.codes import FrontCode
+from kassagate.core.qr import build_qr
+from kassagate.processing import queue
+from kassagate.processing.mapping import CashboxDocument, receipt_to_document
+from kassagate.processing.monitor import ask_register, rotate_shift
+from kassagate.processing.registers import RegisterDirectory, RegisterHandle, UnknownRegister
+from kassagate.processing.routing import Candidate, pick
+from kassagate.storage.db import Database
+from kassagate.storage.schema import clusters, kassas, kkts
+
+log = logging.getLogger("kassagate.processing")
+
+#: Cashbox codes that say the shift must be opened (6) or closed and reopened (22).
+SHIFT_CODES = {6, 22}
+#: Cashbox code 5: the register failed inside; retry later.
+INTERNAL_ERROR = 5
+FN_DOWN_STATES = {"full", "broken", "blocked"}
+
+
+@dataclass(frozen=True)
+class ProcessingConfig:
+    concurrency: int = 32
+    lease_seconds: float = 60.0
+    poll_seconds: float = 0.5
+    #: After a wake-up, how long to let more accepted requests gather before claiming.
+    coalesce_seconds: float = 0.002
+    retry_base_seconds: float = 0.5
+    retry_max_seconds: float = 60.0
+    #: Attempts (claims) after which an unreachable register or a full/broken FN ends the
+    #: request with 70 / 330 / 340 (kassa mode) or 240 (cluster mode).
+    retry_budget: int = 10
+    health_seconds: float = 2.0
+    #: Device-mode registers: close and reopen a shift this long before its 24 hours.
+    shift_rotate_before_seconds: float = 600.0
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> ProcessingConfig:
+        env = dict(os.environ) if env is None else env
+        kw: dict[str, Any] = {}
+        for name, attr, conv in (
+            ("KASSAGATE_WORKER_CONCURRENCY", "concurrency", int),
+            ("KASSAGATE_RETRY_BUDGET", "retry_budget", int),
+            ("KASSAGATE_RETRY_BASE_SECONDS", "retry_base_seconds", float),
+            ("KASSAGATE_RETRY_MAX_SECONDS", "retry_max_seconds", float),
+            ("KASSAGATE_LEASE_SECONDS", "lease_seconds", float),
+        ):
+            if env.get(name):
+                kw[attr] = conv(env[name])
+        return cls(**kw)
+
+    def backoff_us(self, attempts: int) -> int:
+        delay = min(self.retry_base_seconds * (2 ** max(attempts - 1, 0)), self.retry_max_seconds)
+        return int(delay * 1_000_000)
+
+
+# Outcomes of one try on one register.
+@dataclass(frozen=True)
+class Fiscalized:
+    data: queue.FiscalData
+
+
+@dataclass(frozen=True)
+class Refused:
+    code: int
+    message: str
+
+
+@dataclass(frozen=True)
+class FnDown:
+    state: str
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    maybe_delivered: bool
+    reason: str
+
+
+Outcome = Fiscalized | Refused | FnDown | Unreachable
+
+#: Called with (request_id, status) when a request ends; errors are logged, never raised.
+Listener = Callable[[int, int], Awaitable[None]]
+
+
+def maybe_delivered(exc: RegisterUnreachable) -> bool:
+    """Whether the register may have received the document: only a refused or failed
+    connection proves it did not."""
+    return not isinstance(exc.__cause__, httpx.ConnectError | httpx.ConnectTimeout)
+
+
+def _parse_register_time(text: str | None, tz: dt.tzinfo) -> dt.datetime | None:
+    """``yyyy-MM-dd HH:mm:ss`` in the register's local time."""
+    if not text:
+        return None
+    try:
+        return dt.datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=tz)
+    except ValueError:
+        return None
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def fiscal_data_from_answer(answer: dict[str, Any], handle: RegisterHandle, doc: CashboxDocument) -> queue.FiscalData:
+    """The fiscal data of a fiscalized document. A real device may leave ``extraParams``
+    empty: then FD number and fiscal sign come from ``fiscalNum``/``fiscalID``, the FN and
+    registration numbers from the register's record, and the QR string is built here."""
+    extra = answer.get("extraParams") or {}
+    fd = _int_or_none(extra.get("fdNumber")) or _int_or_none(answer.get("fiscalNum"))
+    fp_text = str(extra.get("fiscalSign") or answer.get("fiscalID") or "") or None
+    fn_serial = str(extra.get("fnNumber") or handle.fn_serial or "") or None
+    reg = str(extra.get("kktRegNumber") or handle.kkt_reg_number or "") or None
+    when = _parse_register_time(answer.get("printTime") or answer.get("docTime"), handle.tz)
+    qr = extra.get("qr")
+    if not qr and fd is not None and fp_text and fp_text.isdigit() and fn_serial and when is not None:
+        qr = build_qr(
+            when=when.replace(tzinfo=None),
+            total=int(doc.body["amount"]),
+            fn_serial=fn_serial,
+            fd=fd,
+            fp=int(fp_text),
+            sign=int(doc.body["settlementSign"]),
+        )
+    return queue.FiscalData(
+        fiscal_dt=None if when is None else int(when.timestamp()) * 1_000_000,
+        fd_number=fd,
+        fiscal_sign=fp_text,
+        fn_serial=fn_serial,
+        kkt_reg_number=reg,
+        shift_number=_int_or_none(extra.get("shiftNumber")),
+        number_in_shift=_int_or_none(extra.get("receiptNumber")),
+        qr=qr,
+    )
+
+
+@dataclass
+class Worker:
+    db: Database
+    registers: RegisterDirectory
+    config: ProcessingConfig = field(default_factory=ProcessingConfig)
+    owner: str = field(default_factory=lambda: f"{os.getpid()}-{secrets.token_hex(4)}")
+    listeners: list[Listener] = field(default_factory=list)
+    #: Runs in the transaction that ends a request (the callback outbox).
+    on_finish_tx: Callable[[Any, int, str], Awaitable[None]] | None = None
+    #: kkt id -> seconds left in the register's shift, as the monitor last saw it.
+    shift_left: dict[int, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._wake = asyncio.Event()
+        self._inflight: dict[int, int] = {}  # kkt_id -> documents in flight from this worker
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._finisher = queue.Finisher(self.db)  # ends requests with group commit
+
+    def wake(self) -> None:
+        """Work is waiting: claim now instead of at the next poll."""
+        self._wake.set()
+
+    # -- the loop -----------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        lease_us = int(self.config.lease_seconds * 1_000_000)
+        while not stop.is_set():
+            free = self.config.concurrency - len(self._tasks)
+            batch: list[queue.Claimed] = []
+            if free > 0:
+                try:
+                    batch = await queue.claim(self.db, self.owner, limit=free, lease_us=lease_us)
+                except Exception:
+                    log.exception("claiming work failed; retrying")
+                    await asyncio.sleep(self.config.poll_seconds)
+                    continue
+            for claimed in batch:
+                task = asyncio.create_task(self._process_safely(claimed))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            if batch and len(batch) == free:
+                continue  # more may be due: claim again as soon as a slot frees
+            self._wake.clear()
+            waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._wake.wait())]
+            stopper = asyncio.ensure_future(stop.wait())
+            waiters.append(stopper)
+            if free <= 0 and self._tasks:
+                waiters.append(asyncio.ensure_future(asyncio.wait(set(self._tasks), return_when="FIRST_COMPLETED")))
+            _done, pending = await asyncio.wait(
+                waiters, timeout=self.config.poll_seconds, return_when="FIRST_COMPLETED"
+            )
+            for p in pending:
+                p.cancel()
+            if self._wake.is_set() and self.config.coalesce_seconds > 0:
+                # Woken by an acceptance: let the next few arrive too, so that one claim
+                # (one transaction, one fsync) takes them together.
+                await asyncio.sleep(self.config.coalesce_seconds)
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=self.config.lease_seconds)
+
+    async def _process_safely(self, claimed: queue.Claimed) -> None:
+        try:
+            await self.process(claimed)
+        except Exception as exc:
+            # The lease expires and another attempt follows: nothing is lost.
+            log.exception("request %s: unexpected failure (%s); it will be retried", claimed.id, type(exc).__name__)
+            try:
+                await queue.retry_later(
+                    self.db,
+                    claimed.id,
+                    self.owner,
+                    delay_us=self.config.backoff_us(claimed.attempts),
+                    note=f"internal error ({type(exc).__name__}); retrying",
+                )
+            except Exception:
+                log.exception("request %s: could not schedule a retry; the lease will expire", claimed.id)
+
+    # -- one request ----------------------------------------------------------------------
+
+    async def process(self, claimed: queue.Claimed) -> None:
+        receipt = json.loads(claimed.receipt)
+        doc = receipt_to_document(receipt, nuid=claimed.nuid, accepted_at_us=claimed.accepted_at)
+        if claimed.mode == "cluster":
+            await self._process_cluster(claimed, doc)
+        else:
+            await self._process_kassa(claimed, doc)
+
+    async def _process_kassa(self, c: queue.Claimed, doc: CashboxDocument) -> None:
+        kkt_id = c.kkt_id
+        if kkt_id is None:
+            async with self.db.engine.connect() as conn:
+                kkt_id = (await conn.execute(select(kassas.c.kkt_id).where(kassas.c.kassaid == c.kassaid))).scalar()
+        if kkt_id is None:
+            await self._retry_or_fail(c, FrontCode.STORE_FAILED, "the kassa is bound to no register")
+            return
+        if c.kkt_id is None and not await queue.record_register(self.db, c.id, self.owner, kkt_id):
+            return  # the request ended or moved to another worker meanwhile
+        outcome = await self._try(kkt_id, doc)
+        if isinstance(outcome, Fiscalized):
+            await self._finish(c, fiscal=outcome.data, kkt_id=kkt_id)
+        elif isinstance(outcome, Refused):
+            await self._finish(c, error_code=int(FrontCode.RECEIPT_INVALID), error_text=_refusal_text(outcome))
+        elif isinstance(outcome, FnDown):
+            code = FrontCode.FN_BROKEN if outcome.state == "broken" else FrontCode.FN_EXHAUSTED
+            await self._retry_or_fail(c, code, f"the register's fiscal drive is {outcome.state}")
+        else:
+            await self._retry_or_fail(c, FrontCode.STORE_FAILED, f"the register could not be reached: {outcome.reason}")
+
+    async def _process_cluster(self, c: queue.Claimed, doc: CashboxDocument) -> None:
+        tried: set[str] = set()
+        kassa_of: dict[int, str] = {}
+        if c.kkt_id is not None:
+            # An earlier attempt sent the document to this register: it must not be
+            # fiscalized elsewhere unless that register is known not to hold it.
+            outcome = await self._try(c.kkt_id, doc)
+            if isinstance(outcome, Fiscalized):
+                await self._finish(c, fiscal=outcome.data, kkt_id=c.kkt_id)
+                return
+            if isinstance(outcome, Refused):
+                await self._finish(c, error_code=int(FrontCode.RECEIPT_INVALID), error_text=_refusal_text(outcome))
+                return
+            if isinstance(outcome, Unreachable) and outcome.maybe_delivered:
+                await self._retry_or_fail(c, FrontCode.CLUSTER_ALL_FAILED, f"register unreachable: {outcome.reason}")
+                return
+            tried.update(await self._kassas_of_kkt(c.cluster_id, c.kkt_id))
+        async with self.db.engine.connect() as conn:
+            cluster = (await conn.execute(select(clusters).where(clusters.c.cluster_id == c.cluster_id))).first()
+        if cluster is None:
+            await self._finish(
+                c, error_code=int(FrontCode.CLUSTER_ALL_FAILED), error_text="the cluster no longer exists"
+            )
+            return
+        transient = False
+        while True:
+            candidates = await self._candidates(c.cluster_id or "")
+            kassa_of = {cand.kkt_id: cand.kassaid for cand in candidates if cand.kkt_id is not None}
+            route = pick(candidates, cluster_type=cluster.type, tried=frozenset(tried))
+            if route.code is not None:
+                if route.code is FrontCode.CLUSTER_ALL_FAILED and transient:
+                    await self._retry_or_fail(c, route.code, route.reason)
+                elif route.code is FrontCode.CLUSTER_ALL_FN_DOWN_AT_DISPATCH and tried:
+                    await self._retry_or_fail(c, FrontCode.CLUSTER_ALL_FAILED, "every register tried failed")
+                else:
+                    await self._finish(c, error_code=int(route.code), error_text=route.reason)
+                return
+            assert route.kkt_id is not None and route.kassaid is not None
+            tried.add(route.kassaid)
+            if not await queue.record_register(self.db, c.id, self.owner, route.kkt_id):
+                return
+            outcome = await self._try(route.kkt_id, doc)
+            if isinstance(outcome, Fiscalized):
+                await self._finish(c, fiscal=outcome.data, kkt_id=route.kkt_id, kassaid=kassa_of.get(route.kkt_id))
+                return
+            if isinstance(outcome, Refused):
+                await self._finish(c, error_code=int(FrontCode.RECEIPT_INVALID), error_text=_refusal_text(outcome))
+                return
+            if isinstance(outcome, Unreachable):
+                transient = True
+                if outcome.maybe_delivered:
+                    await self._retry_or_fail(
+                        c, FrontCode.CLUSTER_ALL_FAILED, f"register unreachable: {outcome.reason}"
+                    )
+                    return
+            # FnDown, or never delivered: the next register of the cluster.
+
+    async def _kassas_of_kkt(self, cluster_id: str | None, kkt_id: int) -> set[str]:
+        async with self.db.engine.connect() as conn:
+            rows = await conn.execute(
+                select(kassas.c.kassaid).where(kassas.c.cluster_id == cluster_id, kassas.c.kkt_id == kkt_id)
+            )
+            return {r[0] for r in rows}
+
+    async def _candidates(self, cluster_id: str) -> list[Candidate]:
+        async with self.db.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(
+                        kassas.c.kassaid,
+                        kassas.c.type,
+                        kassas.c.activated,
+                        kassas.c.kkt_id,
+                        kkts.c.fn_serial,
+                        kkts.c.kkt_reg_number,
+                        kkts.c.fn_state,
+                    )
+                    .select_from(kassas.outerjoin(kkts, kkts.c.id == kassas.c.kkt_id))
+                    .where(kassas.c.cluster_id == cluster_id)
+                )
+            ).all()
+        return [
+            Candidate(
+                kassaid=r.kassaid,
+                kassa_type=r.type,
+                activated=bool(r.activated),
+                kkt_id=r.kkt_id,
+                registered=bool(r.fn_serial and r.kkt_reg_number),
+                fn_state=r.fn_state or "ok",
+                load=self._inflight.get(r.kkt_id or -1, 0),
+                shift_seconds_left=self.shift_left.get(r.kkt_id or -1),
+            )
+            for r in rows
+        ]
+
+    # -- one try on one register ---------------------------------------------------------------
+
+    async def _try(self, kkt_id: int, doc: CashboxDocument) -> Outcome:
+        try:
+            handle = await self.registers.get(kkt_id)
+        except UnknownRegister:
+            return Unreachable(maybe_delivered=False, reason="the register no longer exists")
+        except Exception as exc:  # a journal that cannot be opened, a bad URL
+            return Unreachable(maybe_delivered=False, reason=f"cannot open the register ({type(exc).__name__})")
+        self._inflight[kkt_id] = self._inflight.get(kkt_id, 0) + 1
+        try:
+            answer = await self._send(handle, doc)
+            if isinstance(answer, Unreachable):
+                return answer
+            code = int(answer.get("code", 5))
+            if code in SHIFT_CODES:
+                async with handle.lock:
+                    await rotate_shift(handle.client, close_first=code == 22)
+                answer = await self._send(handle, doc)
+                if isinstance(answer, Unreachable):
+                    return answer
+                code = int(answer.get("code", 5))
+            if code == 0:
+                return Fiscalized(fiscal_data_from_answer(answer, handle, doc))
+            state = await self._fn_state(handle)
+            if state in FN_DOWN_STATES:
+                return FnDown(state)
+            if code == INTERNAL_ERROR:
+                # Transient (the FN is fine): retried on the same register, where a resend is
+                # recognised. A device's internal error does not prove that nothing was
+                # fiscalized, so the request does not move to another register.
+                return Unreachable(maybe_delivered=True, reason=f"register internal error: {answer.get('message')}")
+            return Refused(code, str(answer.get("message") or ""))
+        finally:
+            self._inflight[kkt_id] -= 1
+
+    async def _send(self, handle: RegisterHandle, doc: CashboxDocument) -> dict[str, Any] | Unreachable:
+        try:
+            return await handle.client.call(doc.endpoint, doc.body)
+        except RegisterUnreachable as exc:
+            return Unreachable(maybe_delivered=maybe_delivered(exc), reason=str(exc))
+
+    async def _fn_state(self, handle: RegisterHandle) -> str | None:
+        """The register's FN state, recorded where the intake reads it."""
+        info = await ask_register(self.db, handle)
+        state = None if info is None else info.get("fnState")
+        return state if isinstance(state, str) else None
+
+    # -- ending a request ----------------------------------------------------------------------
+
+    async def _retry_or_fail(self, c: queue.Claimed, code: FrontCode, reason: str) -> None:
+        if c.attempts >= self.config.retry_budget:
+            await self._finish(
+                c, error_code=int(code), error_text=f"{reason}; retry budget spent ({c.attempts} attempts)"
+            )
+            return
+        await queue.retry_later(self.db, c.id, self.owner, delay_us=self.config.backoff_us(c.attempts), note=reason)
+
+    async def _finish(
+        self,
+        c: queue.Claimed,
+        *,
+        fiscal: queue.FiscalData | None = None,
+        error_code: int | None = None,
+        error_text: str | None = None,
+        kkt_id: int | None = None,
+        kassaid: str | None = None,
+    ) -> None:
+        status = queue.FISCALIZED if fiscal is not None else queue.FAILED
+
+        async def also(conn: Any) -> None:
+            if self.on_finish_tx is not None:
+                await self.on_finish_tx(conn, c.id, kassaid or c.kassaid)
+
+        values = queue.end_values(
+            fiscal=fiscal, error_code=error_code, error_text=error_text, kkt_id=kkt_id, kassaid=kassaid
+        )
+        ended = await self._finisher.finish(c.id, self.owner, values, also)
+        if not ended:
+            return
+        if fiscal is None:
+            # The text stays in the request's status: it may quote the receipt.
+            log.warning("request %s failed with code %s", c.id, error_code)
+        for listener in self.listeners:
+            try:
+                await listener(c.id, status)
+            except Exception:
+                log.exception("a listener of request %s failed", c.id)
+
+
+def _refusal_text(r: Refused) -> str:
+    return f"the register refused the document: Cashbox code {r.code}: {r.message}".rstrip(": ")

@@ -1,0 +1,99 @@
+"""The composition root: ``kassagate serve`` (front server, processing and virtual
+registers in one process) and ``kassagate worker`` (processing alone)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from typing import Any
+
+import uvicorn
+
+from kassagate.config import Settings
+from kassagate.front.app import create_front_app
+from kassagate.front.context import FrontContext
+from kassagate.logs import configure_logging
+from kassagate.processing.service import Processing, render_status, wait_ended
+from kassagate.storage.db import open_database
+
+log = logging.getLogger("kassagate")
+
+
+def _install_stop(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with suppress(RuntimeError, ValueError):  # not the main thread, or no such signal
+            loop.add_signal_handler(sig, stop.set)
+
+
+async def run_serve(settings: Settings, *, demo: bool = False, workers: bool = True) -> None:
+    configure_logging(settings.log_level)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ctx = await FrontContext.open(settings)
+    processing = Processing(ctx.db, settings.data_dir) if workers else None
+    stop = asyncio.Event()
+    try:
+        if demo:
+            from kassagate.demo import ensure_demo
+
+            await ensure_demo(ctx, settings)
+        app = create_front_app(
+            ctx,
+            on_accepted=processing.on_accepted if processing else None,
+            wait_for=processing.status_when_finished if processing else _poll_status(ctx),
+        )
+        if processing is not None:
+            processing.start(stop)
+        config = uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            http="httptools",
+            loop="none",
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=5,
+        )
+        server = uvicorn.Server(config)
+        log.info("kassagate serving on http://%s:%d (data in %s)", settings.host, settings.port, settings.data_dir)
+        # uvicorn re-raises the SIGTERM/SIGINT it caught once serve() returns, with the
+        # handlers it found installed: without ours the default action would end the process
+        # there, before the cleanup below (crypto pool processes left running).
+        _install_stop(stop)
+        await server.serve()
+    finally:
+        stop.set()
+        if processing is not None:
+            await processing.close()
+        await ctx.close()
+
+
+def _poll_status(ctx: FrontContext) -> Callable[[int, float], Awaitable[dict[str, Any] | None]]:
+    """A front server without workers waits by looking at the database (the workers of
+    other processes end the requests)."""
+
+    async def wait_for(request_id: int, seconds: float) -> dict[str, Any] | None:
+        if not await wait_ended(ctx.db, request_id, seconds):
+            return None
+        return await render_status(ctx.db, request_id)
+
+    return wait_for
+
+
+async def run_worker(settings: Settings) -> None:
+    configure_logging(settings.log_level)
+    db = await open_database(settings.effective_database_url)
+    processing = Processing(db, settings.data_dir)
+    stop = asyncio.Event()
+    _install_stop(stop)
+    processing.start(stop)
+    log.info("kassagate worker %s running", processing.worker.owner)
+    try:
+        await stop.wait()
+    finally:
+        await processing.close()
+        await db.close()

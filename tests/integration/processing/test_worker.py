@@ -1,0 +1,461 @@
+"""The worker against real virtual registers and a real database (SQLite and PostgreSQL):
+fiscal data recorded, resends recognised, failover, FN states, shifts, retry budget."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import secrets
+import time
+import zoneinfo
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import insert, select
+
+from kassagate.cashbox.virtual import VirtualRegister, create_register, read_journal, set_fn_state
+from kassagate.core.qr import parse_qr
+from kassagate.processing import queue
+from kassagate.processing.callbacks import callbacks
+from kassagate.processing.mapping import receipt_to_document
+from kassagate.processing.registers import RegisterDirectory
+from kassagate.processing.service import Processing
+from kassagate.processing.worker import ProcessingConfig, Worker
+from kassagate.storage.db import Database, open_database
+from kassagate.storage.repos import Accounts
+from kassagate.storage.schema import requests
+from support.receipts import VENDING, product, receipt
+
+
+@dataclass
+class Env:
+    db: Database
+    data_dir: Path
+    accounts: Accounts
+
+    async def register(self, *, auto_shift: bool = True, registered: bool = True) -> int:
+        kkt_id = await self.accounts.add_kkt(kind="virtual", merchant_id="m-" + secrets.token_hex(8))
+        rel = f"registers/kkt-{kkt_id}.sqlite3"
+        (self.data_dir / "registers").mkdir(exist_ok=True)
+        ident = create_register(self.data_dir / rel, merchant_id="m", registered=registered, auto_shift=auto_shift)
+        await self.accounts.update_kkt(
+            kkt_id, journal_path=rel, fn_serial=ident.fn_serial, kkt_reg_number=ident.kkt_reg_number
+        )
+        return kkt_id
+
+    def journal(self, kkt_id: int) -> list[dict[str, Any]]:
+        return list(read_journal(self.data_dir / f"registers/kkt-{kkt_id}.sqlite3"))
+
+    def receipts_in_journal(self, kkt_id: int) -> list[dict[str, Any]]:
+        return [e for e in self.journal(kkt_id) if e.get("docNumber")]
+
+    async def kassa(self, kassaid: str, kkt_id: int | None, **kw: Any) -> None:
+        await self.accounts.add_kassa(kassaid, token="t-" + kassaid, kkt_id=kkt_id, **kw)
+
+    async def request(self, kassaid: str, body: dict[str, Any], *, cluster_id: str | None = None) -> int:
+        async with self.db.write_connection() as conn:
+            res = await conn.execute(
+                insert(requests).values(
+                    nuid=f"{secrets.randbelow(10**23):023d}",
+                    qnuid=f"{secrets.randbelow(10**23):023d}",
+                    mode="cluster" if cluster_id else "kassa",
+                    kassaid=kassaid,
+                    cluster_id=cluster_id,
+                    receipt=json.dumps(body),
+                    receipt_hash="0" * 64,
+                    check_type=body["itog_arr"]["priznak_rascheta"],
+                    debug=False,
+                    accepted_at=queue.now_us(),
+                    status=0,
+                )
+            )
+            return int(res.inserted_primary_key[0])
+
+    async def row(self, request_id: int) -> Any:
+        async with self.db.engine.connect() as conn:
+            return (await conn.execute(select(requests).where(requests.c.id == request_id))).one()
+
+
+@pytest.fixture
+async def env(database_url: str, tmp_path: Path) -> AsyncIterator[Env]:
+    db = await open_database(database_url)
+    try:
+        yield Env(db, tmp_path, Accounts(db))
+    finally:
+        await db.close()
+
+
+async def drain(env: Env, config: ProcessingConfig | None = None, rounds: int = 50) -> Worker:
+    """Run a worker until nothing is due (retries come due fast in tests)."""
+    registers = RegisterDirectory(env.db, env.data_dir)
+    worker = Worker(env.db, registers, config or ProcessingConfig(retry_base_seconds=0.01, retry_budget=3))
+    try:
+        for _ in range(rounds):
+            batch = await queue.claim(env.db, worker.owner, limit=50, lease_us=60_000_000)
+            if not batch:
+                async with env.db.engine.connect() as conn:
+                    pending = (await conn.execute(select(requests.c.id).where(requests.c.status == 0))).first()
+                if pending is None:
+                    break
+                await asyncio.sleep(0.02)
+                continue
+            await asyncio.gather(*(worker.process(c) for c in batch))
+    finally:
+        await registers.close()
+    return worker
+
+
+@pytest.mark.parametrize("sign", [1, 2, 3, 4])
+@pytest.mark.parametrize("pay", ["money_nal", "money_electro", "mixed"])
+async def test_every_settlement_kind_is_fiscalized_with_matching_journal(env: Env, sign: int, pay: str) -> None:
+    kkt = await env.register()
+    await env.kassa("1001", kkt)
+    body = receipt(sign=sign, pay=pay, products=[product(), product("Sugar", 3667, "1.5", 0, 6)])
+    rid = await env.request("1001", body)
+    await drain(env)
+    row = await env.row(rid)
+    assert (row.status, row.error_code) == (queue.FISCALIZED, None), row.error_text
+    [entry] = env.receipts_in_journal(kkt)
+    assert entry["docNumber"] == row.nuid and entry["amount"] == body["itog_arr"]["itog_cheka"]
+    assert entry["fd"] == row.fd_number
+    qr = parse_qr(row.qr)
+    assert (qr.fn_serial, qr.fd, qr.total, qr.sign) == (row.fn_serial, row.fd_number, entry["amount"], sign)
+    assert qr.fp == int(row.fiscal_sign) == int(entry["fiscalSign"])
+    assert row.kkt_reg_number and row.fn_serial and row.shift_number and row.number_in_shift
+    assert row.kkt_id == kkt
+    # fiscal_dt is microseconds since the epoch; the QR's t= is that instant in the register's zone.
+    assert abs(row.fiscal_dt / 1e6 - time.time()) < 120
+    local = dt.datetime.fromtimestamp(row.fiscal_dt / 1e6, zoneinfo.ZoneInfo("Europe/Moscow"))
+    assert qr.when == local.replace(tzinfo=None, second=0, microsecond=0)
+
+
+async def test_vending_receipt_carries_its_fields_to_the_register(env: Env) -> None:
+    kkt = await env.register()
+    await env.kassa("1002", kkt, type="vending")
+    rid = await env.request("1002", receipt("1002", vending=VENDING))
+    await drain(env)
+    assert (await env.row(rid)).status == queue.FISCALIZED
+    assert len(env.receipts_in_journal(kkt)) == 1
+
+
+async def test_resend_after_a_crash_is_recognised_not_fiscalized_twice(env: Env) -> None:
+    kkt = await env.register()
+    await env.kassa("1003", kkt)
+    rid = await env.request("1003", receipt("1003"))
+    # A first worker claims, records the register, sends, and dies before recording the outcome.
+    [claimed] = await queue.claim(env.db, "dead", limit=1, lease_us=1)
+    assert await queue.record_register(env.db, rid, "dead", kkt)
+    doc = receipt_to_document(json.loads(claimed.receipt), nuid=claimed.nuid, accepted_at_us=claimed.accepted_at)
+    vr = await VirtualRegister.open(env.data_dir / f"registers/kkt-{kkt}.sqlite3")
+    first = await vr.handle(doc.endpoint, doc.body)
+    await vr.close()
+    assert first["code"] == 0
+    await asyncio.sleep(0.01)  # the lease expires
+    await drain(env)
+    row = await env.row(rid)
+    assert row.status == queue.FISCALIZED
+    assert len(env.receipts_in_journal(kkt)) == 1
+    assert row.fd_number == int(first["extraParams"]["fdNumber"])
+
+
+async def test_full_fn_in_kassa_mode_ends_with_340_after_the_budget(env: Env) -> None:
+    kkt = await env.register()
+    await env.kassa("1004", kkt)
+    set_fn_state(env.data_dir / f"registers/kkt-{kkt}.sqlite3", "full")
+    rid = await env.request("1004", receipt("1004"))
+    await drain(env, ProcessingConfig(retry_base_seconds=0.01, retry_budget=2))
+    row = await env.row(rid)
+    assert (row.status, row.error_code) == (queue.FAILED, 340)
+    assert row.attempts == 2
+    assert (await env.accounts.get_kkt(kkt)).fn_state == "full"  # the intake sees it now
+
+
+async def test_broken_fn_in_kassa_mode_ends_with_330(env: Env) -> None:
+    kkt = await env.register()
+    await env.kassa("1005", kkt)
+    set_fn_state(env.data_dir / f"registers/kkt-{kkt}.sqlite3", "broken")
+    rid = await env.request("1005", receipt("1005"))
+    await drain(env, ProcessingConfig(retry_base_seconds=0.01, retry_budget=1))
+    assert ((await env.row(rid)).status, (await env.row(rid)).error_code) == (queue.FAILED, 330)
+
+
+async def test_fn_replaced_before_the_budget_runs_out_fiscalizes(env: Env) -> None:
+    kkt = await env.register()
+    await env.kassa("1006", kkt)
+    path = env.data_dir / f"registers/kkt-{kkt}.sqlite3"
+    set_fn_state(path, "full")
+    rid = await env.request("1006", receipt("1006"))
+    registers = RegisterDirectory(env.db, env.data_dir)
+    worker = Worker(env.db, registers, ProcessingConfig(retry_base_seconds=0.01, retry_budget=5))
+    [c] = await queue.claim(env.db, worker.owner, limit=1, lease_us=60_000_000)
+    await worker.process(c)
+    assert (await env.row(rid)).status == queue.PENDING
+    set_fn_state(path, "ok")
+    await asyncio.sleep(0.05)
+    [c] = await queue.claim(env.db, worker.owner, limit=1, lease_us=60_000_000)
+    await worker.process(c)
+    await registers.close()
+    assert (await env.row(rid)).status == queue.FISCALIZED
+
+
+async def test_refused_document_fails_with_60_and_the_cashbox_code(env: Env) -> None:
+    kkt = await env.register()
+    await env.kassa("1007", kkt)
+    bad = receipt("1007")
+    bad["itog_arr"]["itog_cheka"] += 1  # passed intake in another life; the register sees the mismatch
+    bad["oplata_arr"]["money_electro"] += 1
+    rid = await env.request("1007", bad)
+    await drain(env)
+    row = await env.row(rid)
+    assert (row.status, row.error_code) == (queue.FAILED, 60)
+    assert "Cashbox code 4" in row.error_text
+    assert env.receipts_in_journal(kkt) == []
+
+
+async def test_cluster_fails_over_when_a_register_fills_up(env: Env) -> None:
+    a, b = await env.register(), await env.register()
+    await env.accounts.add_cluster("77", token="ct")
+    await env.kassa("2001", a, cluster_id="77")
+    await env.kassa("2002", b, cluster_id="77")
+    set_fn_state(env.data_dir / f"registers/kkt-{a}.sqlite3", "full")
+    ids = [await env.request("2001", receipt("77"), cluster_id="77") for _ in range(4)]
+    await drain(env)
+    rows = [await env.row(i) for i in ids]
+    assert all(r.status == queue.FISCALIZED for r in rows), [r.error_text for r in rows]
+    assert {r.kkt_id for r in rows} == {b} and {r.kassaid for r in rows} == {"2002"}
+    assert env.receipts_in_journal(a) == [] and len(env.receipts_in_journal(b)) == 4
+
+
+async def test_cluster_with_every_fn_down_ends_with_210(env: Env) -> None:
+    a = await env.register()
+    await env.accounts.add_cluster("78", token="ct")
+    await env.kassa("2003", a, cluster_id="78")
+    await env.accounts.set_fn_state(a, "broken")
+    rid = await env.request("2003", receipt("78"), cluster_id="78")
+    await drain(env)
+    assert ((await env.row(rid)).error_code) == 210
+
+
+async def test_cluster_of_the_wrong_kassa_type_ends_with_250(env: Env) -> None:
+    a = await env.register()
+    await env.accounts.add_cluster("79", token="ct", type="standard")
+    await env.kassa("2004", a, cluster_id="79", type="vending")
+    rid = await env.request("2004", receipt("79"), cluster_id="79")
+    await drain(env)
+    assert ((await env.row(rid)).error_code) == 250
+
+
+async def test_cluster_whose_registers_all_fail_ends_with_240(env: Env) -> None:
+    a, b = await env.register(), await env.register()
+    await env.accounts.add_cluster("80", token="ct")
+    await env.kassa("2005", a, cluster_id="80")
+    await env.kassa("2006", b, cluster_id="80")
+    # Both FNs break after dispatch (the routing still sees them as ok).
+    set_fn_state(env.data_dir / f"registers/kkt-{a}.sqlite3", "broken")
+    set_fn_state(env.data_dir / f"registers/kkt-{b}.sqlite3", "full")
+    rid = await env.request("2005", receipt("80"), cluster_id="80")
+    registers = RegisterDirectory(env.db, env.data_dir)
+    worker = Worker(env.db, registers, ProcessingConfig(retry_base_seconds=0.01, retry_budget=1))
+    [c] = await queue.claim(env.db, worker.owner, limit=1, lease_us=60_000_000)
+    await worker.process(c)  # tries a, then b: both refuse; the budget (1) is spent
+    await registers.close()
+    row = await env.row(rid)
+    assert (row.status, row.error_code) == (queue.FAILED, 240)
+    assert {(await env.accounts.get_kkt(k)).fn_state for k in (a, b)} == {"broken", "full"}
+    assert env.receipts_in_journal(a) == [] and env.receipts_in_journal(b) == []
+
+
+async def test_device_mode_register_gets_its_shift_opened(env: Env) -> None:
+    kkt = await env.register(auto_shift=False)
+    await env.kassa("1008", kkt)
+    rid = await env.request("1008", receipt("1008"))
+    await drain(env)
+    assert (await env.row(rid)).status == queue.FISCALIZED
+    types = [e["type"] for e in env.journal(kkt)]
+    assert any("open" in t for t in types), types
+
+
+async def test_callback_outbox_row_is_written_with_the_end(env: Env) -> None:
+    kkt = await env.register()
+    await env.kassa("1009", kkt)
+    await env.accounts.update_kassa("1009", callback_url="http://127.0.0.1:9/cb", callback_secret="s")
+    processing = Processing(env.db, env.data_dir, ProcessingConfig(retry_base_seconds=0.01))
+    rid = await env.request("1009", receipt("1009"))
+    [c] = await queue.claim(env.db, processing.worker.owner, limit=1, lease_us=60_000_000)
+    waiter = asyncio.create_task(processing.wait_finished(rid, 5))
+    await processing.worker.process(c)
+    assert await waiter
+    await processing.registers.close()
+    async with env.db.engine.connect() as conn:
+        [cb] = (await conn.execute(select(callbacks))).all()
+    assert (cb.request_id, cb.url, cb.delivered_at) == (rid, "http://127.0.0.1:9/cb", None)
+
+
+async def test_monitor_keeps_fn_state_registration_and_shift_fresh(env: Env) -> None:
+    from kassagate.processing.monitor import RegisterMonitor
+
+    kkt = await env.register()
+    await env.kassa("1010", kkt)
+    await env.accounts.update_kkt(kkt, fn_serial=None, kkt_reg_number=None)  # as a remote one starts
+    rid = await env.request("1010", receipt("1010"))
+    await drain(env)  # opens the shift (cloud mode)
+    assert (await env.row(rid)).status == queue.FISCALIZED
+    set_fn_state(env.data_dir / f"registers/kkt-{kkt}.sqlite3", "broken")
+    registers = RegisterDirectory(env.db, env.data_dir)
+    monitor = RegisterMonitor(env.db, registers)
+    try:
+        assert await monitor.check(kkt) == "broken"
+    finally:
+        await registers.close()
+    row = await env.accounts.get_kkt(kkt)
+    assert row.fn_state == "broken" and row.registered  # registration learnt from /get_info
+    assert 86_000 < monitor.shift_left[kkt] <= 86_400
+
+
+async def test_monitor_rotates_a_device_mode_shift_before_24_hours(env: Env) -> None:
+    from kassagate.processing.monitor import RegisterMonitor
+
+    kkt = await env.register(auto_shift=False)
+    path = env.data_dir / f"registers/kkt-{kkt}.sqlite3"
+    opened_long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=23, minutes=55)
+    vr = await VirtualRegister.open(path, clock=lambda: opened_long_ago)
+    assert (await vr.handle("open_shift", {}))["code"] == 0
+    assert (await vr.handle("deposit", {"amount": 5000}))["code"] == 0  # cash in the drawer: 27 on close
+    await vr.close()
+    before = {e["fd"] for e in env.journal(kkt)}
+    registers = RegisterDirectory(env.db, env.data_dir)
+    monitor = RegisterMonitor(env.db, registers)
+    try:
+        await monitor.check(kkt)
+        info = await (await registers.get(kkt)).client.call("check_shift", {})
+    finally:
+        await registers.close()
+    new = [e for e in env.journal(kkt) if e["fd"] not in before]
+    assert [e["type"] for e in new] == ["close_shift", "open_shift"], new
+    assert int(info["cash"]) == 0  # withdrawn before the close
+    assert str(info["isShiftOpen"]).lower() == "true"
+    assert monitor.shift_left[kkt] < 600  # as seen before the rotation
+
+
+async def test_device_mode_empty_shift_past_24_hours_is_closed_and_the_receipt_fiscalized(env: Env) -> None:
+    kkt = await env.register(auto_shift=False)
+    await env.kassa("1011", kkt)
+    path = env.data_dir / f"registers/kkt-{kkt}.sqlite3"
+    yesterday = dt.datetime.now(dt.UTC) - dt.timedelta(hours=25)
+    vr = await VirtualRegister.open(path, clock=lambda: yesterday)
+    assert (await vr.handle("open_shift", {}))["code"] == 0
+    await vr.close()
+    rid = await env.request("1011", receipt("1011"))
+    await drain(env)  # 22 -> close (empty but expired) -> open -> resend
+    row = await env.row(rid)
+    assert row.status == queue.FISCALIZED, row.error_text
+    assert row.shift_number == 2
+
+
+async def unreachable_register(env: Env) -> int:
+    """A remote register at a port where nothing listens (connections are refused)."""
+    from support.system import free_port
+
+    return await env.accounts.add_kkt(
+        kind="remote",
+        url=f"http://127.0.0.1:{free_port()}",
+        merchant_id="m",
+        fn_serial="9" * 16,
+        kkt_reg_number="1" * 16,
+    )
+
+
+async def test_unreachable_register_in_kassa_mode_ends_with_70_after_the_budget(env: Env) -> None:
+    kkt = await unreachable_register(env)
+    await env.kassa("1012", kkt)
+    rid = await env.request("1012", receipt("1012"))
+    await drain(env, ProcessingConfig(retry_base_seconds=0.01, retry_budget=3))
+    row = await env.row(rid)
+    assert (row.status, row.error_code, row.attempts) == (queue.FAILED, 70, 3)
+    assert "could not be reached" in row.error_text
+
+
+async def test_cluster_fails_over_from_a_register_that_refuses_connections(env: Env) -> None:
+    dead, alive = await unreachable_register(env), await env.register()
+    await env.accounts.add_cluster("81", token="ct")
+    await env.kassa("2007", dead, cluster_id="81")  # lowest kassaid: picked first
+    await env.kassa("2008", alive, cluster_id="81")
+    rid = await env.request("2007", receipt("81"), cluster_id="81")
+    await drain(env)
+    row = await env.row(rid)
+    assert (row.status, row.kkt_id, row.kassaid) == (queue.FISCALIZED, alive, "2008")
+    assert len(env.receipts_in_journal(alive)) == 1
+
+
+class FlakyTransport:
+    """A register that fails inside (code 5) a few times, then behaves: like a device
+    whose storage hiccups. Wraps a real virtual register."""
+
+    def __init__(self, register: VirtualRegister, failures: int) -> None:
+        self.register = register
+        self.failures = failures
+        self.sent: list[str] = []
+
+    async def send(self, endpoint: str, request: dict[str, Any]) -> dict[str, Any]:
+        self.sent.append(endpoint)
+        if endpoint in ("sale", "refund") and self.failures > 0:
+            self.failures -= 1
+            return {"status": "error", "code": 5, "message": "internal error", "printError": 0}
+        return await self.register.handle(endpoint, request)
+
+
+async def flaky_worker(
+    env: Env, kkt: int, failures: int, budget: int
+) -> tuple[Worker, FlakyTransport, VirtualRegister]:
+    from kassagate.cashbox.client import CashboxClient
+
+    registers = RegisterDirectory(env.db, env.data_dir)
+    handle = await registers.get(kkt)
+    vr = await VirtualRegister.open(env.data_dir / f"registers/kkt-{kkt}.sqlite3")
+    flaky = FlakyTransport(vr, failures)
+    handle.client = CashboxClient(flaky)
+    return Worker(env.db, registers, ProcessingConfig(retry_base_seconds=0.01, retry_budget=budget)), flaky, vr
+
+
+async def run_until_ended(env: Env, worker: Worker, rid: int) -> Any:
+    for _ in range(50):
+        for c in await queue.claim(env.db, worker.owner, limit=5, lease_us=60_000_000):
+            await worker.process(c)
+        row = await env.row(rid)
+        if row.status != queue.PENDING:
+            return row
+        await asyncio.sleep(0.02)
+    raise AssertionError("the request never ended")
+
+
+async def test_register_internal_error_is_retried_not_refused(env: Env) -> None:
+    kkt = await env.register()
+    await env.kassa("1013", kkt)
+    rid = await env.request("1013", receipt("1013"))
+    worker, flaky, vr = await flaky_worker(env, kkt, failures=2, budget=5)
+    try:
+        row = await run_until_ended(env, worker, rid)
+    finally:
+        await worker.registers.close()
+        await vr.close()
+    assert (row.status, row.error_code) == (queue.FISCALIZED, None)
+    assert flaky.sent.count("sale") == 3
+    assert len(env.receipts_in_journal(kkt)) == 1
+
+
+async def test_register_internal_error_past_the_budget_ends_with_70(env: Env) -> None:
+    kkt = await env.register()
+    await env.kassa("1014", kkt)
+    rid = await env.request("1014", receipt("1014"))
+    worker, _flaky, vr = await flaky_worker(env, kkt, failures=99, budget=2)
+    try:
+        row = await run_until_ended(env, worker, rid)
+    finally:
+        await worker.registers.close()
+        await vr.close()
+    assert (row.status, row.error_code) == (queue.FAILED, 70)
+    assert env.receipts_in_journal(kkt) == []

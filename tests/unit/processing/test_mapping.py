@@ -1,0 +1,124 @@
+from typing import Any
+
+import pytest
+
+from kassagate.processing.mapping import format_doc_time, receipt_to_document
+
+ACCEPTED_US = 1_780_000_000_123_456  # 2026-05-28 20:26:40 UTC
+
+
+def receipt(sign: int = 1, **pay: Any) -> dict[str, Any]:
+    payments = {"money_nal": 0, "money_electro": 0, "money_predoplata": 0, "money_postoplata": 0, "money_vstrecha": 0}
+    payments.update(pay or {"money_electro": 25001})
+    return {
+        "kassaid": "1001",
+        "kassatoken": "t",
+        "cms": "wordpress",
+        "check_send_type": "email",
+        "products_arr": [
+            {
+                "name_tovar": "Tea",
+                "price_piece_bez_skidki": 10000,
+                "kolvo": 2,
+                "skidka": 500,
+                "price_piece": 9750,
+                "summa": 19500,
+                "stavka_nds": 11,
+                "priznak_sposoba_rascheta": 4,
+                "priznak_predmeta_rascheta": 1,
+                "priznak_agenta": "none",
+            },
+            {
+                "name_tovar": "Sugar",
+                "price_piece_bez_skidki": 3667,
+                "kolvo": "1.5",
+                "skidka": 0,
+                "price_piece": 3667,
+                "summa": 5501,
+                "stavka_nds": 6,
+                "priznak_sposoba_rascheta": 4,
+                "priznak_predmeta_rascheta": 1,
+                "priznak_agenta": 2,
+                "mera_kolva_predmeta_rasheta": "11",
+            },
+        ],
+        "oplata_arr": {
+            "rezhim_nalog": 1,
+            "kassir_fio": "Ivanova",
+            "client_email": "a@b.ru",
+            "client_phone": "",
+            **payments,
+        },
+        "itog_arr": {"priznak_rascheta": sign, "itog_cheka": 25001},
+    }
+
+
+def test_sale_maps_items_taxes_and_identity() -> None:
+    doc = receipt_to_document(receipt(), nuid="1" * 23, accepted_at_us=ACCEPTED_US)
+    assert doc.endpoint == "sale"
+    b = doc.body
+    assert (b["documentExtID"], b["docNumber"], b["amount"]) == ("1" * 23, "1" * 23, 25001)
+    assert b["docTime"] == "2026-05-28 20:26:40"
+    assert b["settlementSign"] == 1 and b["taxSystem"] == 1
+    tea, sugar = b["items"]
+    assert tea["itemQty"] == 2000 and tea["itemAmount"] - tea["discount"] == 19500
+    assert tea["itemTaxes"] == [{"taxCode": 11, "taxName": "22%", "calcType": 1, "taxPrc": 2200}]
+    assert sugar["itemQty"] == 1500 and sugar["itemTaxes"] == [] and sugar["agentSign"] == 2
+    assert sugar["measureUnit"] == 11
+    # Sum of the lines equals the document amount, whatever the one-kopeck rounding allowance did.
+    assert sum(i["itemAmount"] - i["discount"] for i in b["items"]) == b["amount"]
+    assert b["payments"]["cashlessAmount"] == 25001 and b["clientEmail"] == "a@b.ru"
+    assert "clientPhone" not in b and "prepaymentExternal" not in b
+    assert doc.identity == {k: b[k] for k in ("documentExtID", "docTime", "docNumber", "amount")}
+
+
+@pytest.mark.parametrize(("sign", "endpoint"), [(1, "sale"), (2, "refund"), (3, "sale"), (4, "refund")])
+def test_every_settlement_sign_has_its_endpoint(sign: int, endpoint: str) -> None:
+    doc = receipt_to_document(receipt(sign), nuid="2" * 23, accepted_at_us=ACCEPTED_US)
+    assert (doc.endpoint, doc.body["settlementSign"]) == (endpoint, sign)
+    assert "parentDocID" not in doc.body  # a cloud return is a standalone return receipt
+
+
+def test_every_payment_form_has_its_payment_kind() -> None:
+    doc = receipt_to_document(
+        receipt(money_nal=1, money_electro=2, money_predoplata=3, money_postoplata=4, money_vstrecha=24991),
+        nuid="3" * 23,
+        accepted_at_us=ACCEPTED_US,
+    )
+    assert doc.body["payments"] == {
+        "cashAmount": 1,
+        "cashlessAmount": 2,
+        "prepaymentAmount": 3,
+        "creditAmount": 4,
+        "bonusesAmount": 24991,
+    }
+    assert doc.body["prepaymentExternal"] is True
+
+
+def test_vending_fields_are_carried() -> None:
+    r = receipt()
+    r.update(check_vend_address="Moscow, Tverskaya 1", check_vend_mesto="Hall", check_vend_num_avtovat="A-17")
+    b = receipt_to_document(r, nuid="4" * 23, accepted_at_us=ACCEPTED_US).body
+    assert (b["vendAddress"], b["vendPlace"], b["vendMachineNumber"]) == ("Moscow, Tverskaya 1", "Hall", "A-17")
+
+
+def test_doc_time_is_stable_for_a_request() -> None:
+    assert format_doc_time(ACCEPTED_US) == format_doc_time(ACCEPTED_US + 1)
+
+
+def test_correction_receipt_becomes_a_correction_document() -> None:
+    r = receipt(money_nal=25001)
+    r["korr_arr"] = {"tip_korr": 1, "data_korr": "2026-03-02", "nomer_predpisaniya": "77-15"}
+    doc = receipt_to_document(r, nuid="5" * 23, accepted_at_us=ACCEPTED_US)
+    assert doc.endpoint == "correction"
+    b = doc.body
+    assert (b["date_start"], b["date_stop"], b["correctionType"], b["orderNumber"]) == (
+        "2026-03-02",
+        "2026-03-02",
+        1,
+        "77-15",
+    )
+    assert b["cashAmount"] == 25001 and b["amount"] == 25001
+    # 22 % inside 19500 is 3516.39 -> 3516; the line without VAT adds nothing.
+    assert b["vatAmounts"] == [{"vatPercent": 2200, "vatSum": 3516}]
+    assert doc.identity["documentExtID"] == "5" * 23

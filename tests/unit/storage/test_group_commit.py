@@ -1,0 +1,40 @@
+import asyncio
+
+import pytest
+
+from kassagate.storage.group import GroupCommit
+
+
+async def test_items_arriving_during_a_commit_share_the_next_one() -> None:
+    batches: list[list[int]] = []
+
+    async def commit(items: list[int]) -> list[int]:
+        batches.append(items)
+        await asyncio.sleep(0.01)  # a slow fsync
+        return [i * 10 for i in items]
+
+    group: GroupCommit[int, int] = GroupCommit(commit, name="test")
+    results = await asyncio.gather(*(group.submit(i) for i in range(50)))
+    assert results == [i * 10 for i in range(50)]
+    assert sorted(i for b in batches for i in b) == list(range(50))
+    assert len(batches) < 50  # shared transactions, not one each
+
+
+async def test_a_failed_commit_fails_its_whole_batch_and_the_next_batch_still_commits() -> None:
+    calls = 0
+
+    async def commit(items: list[str]) -> list[str]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise OSError("disk full")
+        return items
+
+    group: GroupCommit[str, str] = GroupCommit(commit, max_batch=2, name="test")
+    first = [asyncio.ensure_future(group.submit(x)) for x in ("a", "b", "c")]
+    done = await asyncio.gather(*first, return_exceptions=True)
+    assert [type(d) for d in done[:2]] == [OSError, OSError]
+    assert done[2] == "c"
+    await group.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        await group.submit("d")

@@ -16,6 +16,7 @@ import datetime as dt
 import functools
 import hashlib
 import hmac
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -54,9 +55,20 @@ def add_months(day: dt.datetime, months: int) -> dt.datetime:
     return day.replace(year=year, month=month, day=min(day.day, last))
 
 
+#: The last time ``minute_text`` rendered and its text: a request renders its ``now`` for
+#: the fiscal sign and again for the QR string. One tuple, swapped whole (thread-safe).
+_MINUTE_TEXT: tuple[dt.datetime | None, str] = (None, "")
+
+
 def minute_text(when: dt.datetime) -> str:
     """``YYYYMMDDTHHMM``: the time as the QR string and the fiscal sign carry it."""
-    return f"{when.year:04d}{when.month:02d}{when.day:02d}T{when.hour:02d}{when.minute:02d}"
+    global _MINUTE_TEXT
+    last = _MINUTE_TEXT
+    if last[0] is when:
+        return last[1]
+    text = f"{when.year:04d}{when.month:02d}{when.day:02d}T{when.hour:02d}{when.minute:02d}"
+    _MINUTE_TEXT = (when, text)
+    return text
 
 
 @functools.lru_cache(maxsize=256)
@@ -76,7 +88,33 @@ def canonical_bytes(fd_type: str, fn_serial: str, fd: int, when: dt.datetime, to
 
 def fiscal_sign(key: bytes, data: bytes) -> bytes:
     """The 6-byte fiscal sign of ``data`` under the FN ``key``."""
-    return hmac.new(key, data, hashlib.sha256).digest()[:6]
+    return _signer(key)(data)
+
+
+_BLOCK = 64  # SHA-256 block size (bytes)
+_IPAD = bytes(x ^ 0x36 for x in range(256))
+_OPAD = bytes(x ^ 0x5C for x in range(256))
+
+
+@functools.lru_cache(maxsize=64)
+def _signer(key: bytes) -> Callable[[bytes], bytes]:
+    """HMAC-SHA256 (RFC 2104) under ``key``, truncated to 6 bytes, with the key's inner and
+    outer pad hashed once: a sign then costs two copies of a hash state instead of a new
+    HMAC object. Same bytes as ``hmac.new(key, data, hashlib.sha256).digest()[:6]``."""
+    if len(key) > _BLOCK:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(_BLOCK, b"\0")
+    inner = hashlib.sha256(key.translate(_IPAD))
+    outer = hashlib.sha256(key.translate(_OPAD))
+
+    def sign(data: bytes) -> bytes:
+        h = inner.copy()
+        h.update(data)
+        o = outer.copy()
+        o.update(h.digest())
+        return o.digest()[:6]
+
+    return sign
 
 
 def printed_fp(sign: bytes) -> int:
@@ -111,7 +149,7 @@ class FiscalDrive:
 
     @property
     def key(self) -> bytes:
-        return bytes.fromhex(self.key_hex)
+        return _key_bytes(self.key_hex)
 
     def expiry(self) -> dt.datetime:
         return _expiry(self.registered_at, self.validity_months)
@@ -123,7 +161,7 @@ class FiscalDrive:
         """ok, full (capacity, validity or injected), broken, or blocked (30-day rule)."""
         if self.fault == "broken":
             return "broken"
-        if self.fault == "full" or self.last_fd >= self.capacity or _naive(now) >= self.expiry():
+        if self.fault == "full" or self.last_fd >= self.capacity or naive(now) >= self.expiry():
             return "full"
         if self.oldest_unsent is not None and not self.unsent_within_limit(now):
             return "blocked"
@@ -132,7 +170,7 @@ class FiscalDrive:
     def unsent_within_limit(self, now: dt.datetime) -> bool:
         if self.oldest_unsent is None:
             return True
-        return _naive(now) - dt.datetime.fromisoformat(self.oldest_unsent) <= OFD_MAX_UNSENT_AGE
+        return naive(now) - dt.datetime.fromisoformat(self.oldest_unsent) <= OFD_MAX_UNSENT_AGE
 
     def warnings(self, now: dt.datetime) -> list[int]:
         """The 1050/1051/1052 flags that apply at ``now``."""
@@ -140,11 +178,11 @@ class FiscalDrive:
         start = dt.datetime.fromisoformat(self.registered_at)
         end = self.expiry()
         total = (end - start).total_seconds()
-        used = (_naive(now) - start).total_seconds()
+        used = (naive(now) - start).total_seconds()
         fill = self.last_fd / self.capacity if self.capacity > 0 else 1.0
         if total > 0 and used >= FN_WARN_FRACTION * total:
             out.append(WARN_EXHAUSTION_SOON)
-        if end - _naive(now) <= dt.timedelta(days=_URGENT_DAYS) or fill >= _URGENT_FILL:
+        if end - naive(now) <= dt.timedelta(days=_URGENT_DAYS) or fill >= _URGENT_FILL:
             out.append(WARN_URGENT_REPLACEMENT)
         if fill >= FN_WARN_FRACTION:
             out.append(WARN_MEMORY_NEARLY_FULL)
@@ -181,12 +219,13 @@ class FiscalDrive:
         if not checked:
             self.check(fd_type, now)
         fd = self.last_fd + 1
-        fp = printed_fp(fiscal_sign(self.key, canonical_bytes(fd_type, self.serial, fd, now, total, sign)))
+        data = canonical_bytes(fd_type, self.serial, fd, now, total, sign)
+        fp = printed_fp(_signer(_key_bytes(self.key_hex))(data))
         self.last_fd = fd
         if self.ofd_down:
             self.unsent += 1
             if self.oldest_unsent is None:
-                self.oldest_unsent = _naive(now).isoformat(timespec="seconds")
+                self.oldest_unsent = naive(now).isoformat(timespec="seconds")
         return fd, fp
 
     def set_fault(self, fault: FnFault) -> None:
@@ -202,8 +241,26 @@ class FiscalDrive:
         return cls(**d)
 
 
-def _naive(t: dt.datetime) -> dt.datetime:
-    return t.replace(tzinfo=None)
+@functools.lru_cache(maxsize=64)
+def _key_bytes(key_hex: str) -> bytes:
+    return bytes.fromhex(key_hex)
+
+
+#: The last time ``naive`` converted and its result (one tuple, swapped whole).
+_NAIVE: tuple[dt.datetime | None, dt.datetime | None] = (None, None)
+
+
+def naive(t: dt.datetime) -> dt.datetime:
+    """``t`` without its time zone (the wall time). A request converts its one ``now``
+    several times (FN state, shift age): the last conversion is kept."""
+    global _NAIVE
+    last = _NAIVE
+    if last[0] is t and last[1] is not None:
+        return last[1]
+    n = t.replace(tzinfo=None)
+    _NAIVE = (t, n)
+    return n
+
 
 
 def verify_receipt(key: bytes, *, fn_serial: str, fd: int, when: dt.datetime, total: int, sign: int,

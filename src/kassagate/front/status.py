@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import functools
-import io
 import re
 from typing import Any
 
 import msgspec
-import segno
+
+from kassagate.front.qr_png import qr_png_data_uri
 
 NUID_RE = re.compile(r"[0-9]{23}")
 
@@ -23,14 +21,6 @@ STATUS_INFO = {
 
 def valid_ids(nuid: str | None, qnuid: str | None) -> bool:
     return bool(nuid and qnuid and NUID_RE.fullmatch(nuid) and NUID_RE.fullmatch(qnuid))
-
-
-@functools.lru_cache(maxsize=4096)
-def qr_png_data_uri(text: str) -> str:
-    """A PNG of the QR code of ``text`` as ``data:image/png;base64,…``."""
-    buf = io.BytesIO()
-    segno.make(text, micro=False, error="m").save(buf, kind="png", scale=4, border=4)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def _seconds(micros: int | None) -> int | None:

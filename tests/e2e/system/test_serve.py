@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import http.server
+import io
 import json
 import re
 import threading
@@ -19,6 +20,8 @@ from typing import Any
 
 import httpx
 import pytest
+import zxingcpp
+from PIL import Image
 
 from kassagate.client import AsyncKassaClient, KassaClient
 from kassagate.core.codes import FrontCode
@@ -88,7 +91,11 @@ def test_each_settlement_kind_end_to_end(system: System, sign: int) -> None:
         entry["amount"],
         sign,
     )
-    assert st.check_qr_code_img_b64.startswith("data:image/png;base64,")
+    # the PNG shows exactly that QR string
+    png = st.qr_png
+    assert png is not None
+    [code] = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)), formats=zxingcpp.BarcodeFormat.QRCode)
+    assert code.text == st.check_qr_code
     assert st.check_kkt_rn and st.check_shift and st.check_num_in_shift and st.check_dt_unixtime
 
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import operator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from kassagate.core.codes import CASHBOX_MESSAGES, CashboxCode
-from kassagate.core.fn import FiscalDrive
+from kassagate.core.fn import FiscalDrive, naive
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 DATE_FORMAT = "%Y-%m-%d"
@@ -217,7 +218,12 @@ class RegisterState:
     def shift_age(self, now: dt.datetime) -> dt.timedelta:
         if not self.shift_open or self.shift_opened_at is None:
             return dt.timedelta(0)
-        return now.replace(tzinfo=None) - dt.datetime.fromisoformat(self.shift_opened_at)
+        return naive(now) - _local_time(self.shift_opened_at)
+
+
+@functools.lru_cache(maxsize=16)
+def _local_time(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text)
 
 
 def _copy_slots(obj: Any) -> Any:

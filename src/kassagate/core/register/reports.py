@@ -24,25 +24,34 @@ def category(doc: Doc) -> str | None:
     return doc.summary.get("cat") if doc.fd is not None else None
 
 
+def _keys(cat: str) -> tuple[str, str, str, dict[str, str]]:
+    return f"{cat}Count", f"{cat}Sum", f"{cat}Vat", {k: f"{cat}{f}" for k, f in _KIND_FIELDS.items()}
+
+
+#: The running-total keys of each category: Count, Sum, Vat and the sum by payment kind.
+_KEYS = {cat: _keys(cat) for cat in (*CATEGORIES, *CASH_CATEGORIES)}
+
+
 def add(running: dict[str, Any], doc: Doc) -> dict[str, Any]:
     """``running`` plus ``doc`` (a new dict: the old one may be a snapshot)."""
     cat = category(doc)
     if cat is None:
         return running
+    count_key, sum_key, vat_key, kind_keys = _KEYS.get(cat) or _keys(cat)
     out = dict(running)
-    out[f"{cat}Count"] = out.get(f"{cat}Count", 0) + 1
-    out[f"{cat}Sum"] = out.get(f"{cat}Sum", 0) + doc.amount
+    out[count_key] = out.get(count_key, 0) + 1
+    out[sum_key] = out.get(sum_key, 0) + doc.amount
     if cat in CASH_CATEGORIES:
         return out
     for kind, v in doc.summary.get("pay", {}).items():
-        key = f"{cat}{_KIND_FIELDS[kind]}"
+        key = kind_keys[kind]
         out[key] = out.get(key, 0) + v
     vat = doc.summary.get("vat")
     if vat:
-        vats = dict(out.get(f"{cat}Vat", {}))
+        vats = dict(out.get(vat_key, {}))
         for prc, v in vat.items():
             vats[prc] = vats.get(prc, 0) + v
-        out[f"{cat}Vat"] = vats
+        out[vat_key] = vats
     return out
 
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from kassagate.core.codes import CashboxCode as C
 from kassagate.core.register.model import DATE_FORMAT, CashboxError
@@ -27,7 +26,6 @@ from kassagate.core.tables import (
     VAT_RATES,
     TaxSystem,
     tax_percents_valid_on,
-    vat_amount,
 )
 
 #: Largest money value accepted (kopecks): 10^13 = 100 billion roubles.
@@ -44,6 +42,7 @@ PAYMENT_KINDS: dict[str, str] = {
     "B": "bonusesAmount",
     "P": "prepaymentAmount",
 }
+_PAYMENT_FIELDS = tuple(PAYMENT_KINDS.items())
 
 
 def get_int(obj: dict[str, Any], name: str, *, prefix: str = "", required: bool = False, default: int = 0,
@@ -122,15 +121,13 @@ def get_doc_time(obj: dict[str, Any]) -> str | None:
     return s
 
 
-@dataclass(frozen=True, slots=True)
-class Tax:
+class Tax(NamedTuple):
     percent: int  # × 100
     calc_type: int
     code: int | None  # 1199
 
 
-@dataclass(frozen=True, slots=True)
-class Item:
+class Item(NamedTuple):
     index: int
     item_id: str | None
     name: str
@@ -204,6 +201,14 @@ def parse_taxes(raw: Any, prefix: str, *, day: dt.date, any_rate: bool) -> tuple
     return tuple(out)
 
 
+_ITEM_ENUMS: tuple[tuple[str, Any], ...] = (
+    ("paymentMethod", frozenset(PAYMENT_METHODS)),
+    ("paymentSubject", PAYMENT_SUBJECTS),
+    ("agentSign", AGENT_SIGNS),
+    ("measureUnit", MEASURE_UNITS),
+)
+
+
 def _check_enum(item: dict[str, Any], name: str, allowed: Any, prefix: str) -> None:
     v = item.get(name)
     if v is None:
@@ -222,32 +227,105 @@ def parse_items(raw: Any, *, day: dt.date, any_rate: bool, prepay: bool = False)
         raise CashboxError(C.MISSING_PARAMETER, "items must hold at least one position")
     if len(raw) > MAX_ITEMS:
         raise CashboxError(C.INVALID_JSON, f"items holds {len(raw)} positions, at most {MAX_ITEMS} are allowed")
+    accepted = ALL_TAX_PERCENTS if any_rate else _valid_percents(day)
+    default_attr = 1 if prepay else 0
     out: list[Item] = []
     for i, it in enumerate(raw):
-        p = f"items[{i}]."
-        if not isinstance(it, dict):
-            raise CashboxError(C.INVALID_JSON, f"items[{i}] must be an object")
-        name = get_str(it, "itemName", prefix=p, required=True, max_len=MAX_ITEM_NAME)
-        qty = get_int(it, "itemQty", prefix=p, required=True, minimum=1, maximum=MAX_QTY)
-        amount = get_int(it, "itemAmount", prefix=p, required=True)
-        discount = get_int(it, "discount", prefix=p)
-        if it.get("discount") is None and it.get("discountPrc") is not None:
-            prc = get_int(it, "discountPrc", prefix=p, maximum=10000)
-            discount = (amount * prc + 5000) // 10000
-        if discount > amount:
-            raise CashboxError(C.AMOUNT_MISMATCH, f"{p}discount {discount} exceeds itemAmount {amount}")
-        attr = get_int(it, "itemAttr", prefix=p, default=1 if prepay else 0, maximum=100,
-                       range_code=C.INVALID_JSON)
-        if prepay and attr != 1:
-            raise CashboxError(C.INVALID_JSON, f"{p}itemAttr must be 1 (prepayment) on /prepay, got {attr}")
-        _check_enum(it, "paymentMethod", PAYMENT_METHODS.keys(), p)
-        _check_enum(it, "paymentSubject", PAYMENT_SUBJECTS, p)
-        _check_enum(it, "agentSign", AGENT_SIGNS, p)
-        _check_enum(it, "measureUnit", MEASURE_UNITS, p)
-        taxes = parse_taxes(it.get("itemTaxes"), p, day=day, any_rate=any_rate)
-        out.append(Item(i, get_str(it, "itemId", prefix=p, max_len=128), str(name),
-                        get_str(it, "itemCode", prefix=p, max_len=128), qty, amount, discount, taxes, attr))
+        item = _fast_item(it, i, day, any_rate, accepted, default_attr) if it.__class__ is dict else None
+        out.append(item if item is not None else parse_item(it, i, day=day, any_rate=any_rate, prepay=prepay))
     return out
+
+
+def _fast_item(it: dict[str, Any], i: int, day: dt.date, any_rate: bool, accepted: frozenset[int],
+               default_attr: int) -> Item | None:
+    """The ``Item`` of a plainly valid position (plain JSON types, every value in range),
+    else None: ``parse_item`` then checks it field by field and says what is wrong. Both
+    give the same ``Item`` for every position this one accepts."""
+    name = it.get("itemName")
+    if name.__class__ is not str or not 0 < len(name) <= MAX_ITEM_NAME:
+        return None
+    qty = it.get("itemQty")
+    if qty.__class__ is not int or not 1 <= qty <= MAX_QTY:
+        return None
+    amount = it.get("itemAmount")
+    if amount.__class__ is not int or not 0 <= amount <= MAX_MONEY:
+        return None
+    discount = it.get("discount")
+    if discount is None:
+        if it.get("discountPrc") is not None:
+            return None
+        discount = 0
+    elif discount.__class__ is not int or not 0 <= discount <= amount:
+        return None
+    attr = it.get("itemAttr")
+    if attr is None:
+        attr = default_attr
+    elif attr.__class__ is not int or not 0 <= attr <= 100:
+        return None
+    if default_attr and attr != 1:
+        return None
+    for field, allowed in _ITEM_ENUMS:
+        v = it.get(field)
+        if v is not None and (v.__class__ is not int or v not in allowed):
+            return None
+    raw_taxes = it.get("itemTaxes")
+    taxes: tuple[Tax, ...] = ()
+    if raw_taxes is not None:
+        if raw_taxes.__class__ is not list:
+            return None
+        tax_list: list[Tax] = []
+        for t in raw_taxes:
+            if t.__class__ is not dict:
+                return None
+            prc = t.get("taxPrc")
+            if prc.__class__ is not int or not 0 <= prc <= 10000:
+                return None
+            calc = t.get("calcType", 1)
+            if calc.__class__ is not int or calc not in (1, 2, 3):
+                return None
+            code = t.get("taxCode")
+            if code is None:
+                if prc != 0 and prc not in accepted:
+                    return None
+            else:
+                rate = VAT_RATES.get(code) if code.__class__ is int else None
+                if rate is None or (rate.percent_x100 or 0) != prc or (not any_rate and not rate.valid_on(day)):
+                    return None
+            tax_list.append(Tax(prc, calc, code))
+        taxes = tuple(tax_list)
+    item_id = it.get("itemId")
+    if item_id is not None and (item_id.__class__ is not str or not 0 < len(item_id) <= 128):
+        return None
+    code_ = it.get("itemCode")
+    if code_ is not None and (code_.__class__ is not str or not 0 < len(code_) <= 128):
+        return None
+    return Item(i, item_id, name, code_, qty, amount, discount, taxes, attr)
+
+
+def parse_item(it: Any, i: int, *, day: dt.date, any_rate: bool, prepay: bool = False) -> Item:
+    """One position ``items[i]``, checked field by field in order: the first fault is the
+    error (its code and a message naming the field)."""
+    p = f"items[{i}]."
+    if not isinstance(it, dict):
+        raise CashboxError(C.INVALID_JSON, f"items[{i}] must be an object")
+    name = get_str(it, "itemName", prefix=p, required=True, max_len=MAX_ITEM_NAME)
+    qty = get_int(it, "itemQty", prefix=p, required=True, minimum=1, maximum=MAX_QTY)
+    amount = get_int(it, "itemAmount", prefix=p, required=True)
+    discount = get_int(it, "discount", prefix=p)
+    if it.get("discount") is None and it.get("discountPrc") is not None:
+        prc = get_int(it, "discountPrc", prefix=p, maximum=10000)
+        discount = (amount * prc + 5000) // 10000
+    if discount > amount:
+        raise CashboxError(C.AMOUNT_MISMATCH, f"{p}discount {discount} exceeds itemAmount {amount}")
+    attr = get_int(it, "itemAttr", prefix=p, default=1 if prepay else 0, maximum=100,
+                   range_code=C.INVALID_JSON)
+    if prepay and attr != 1:
+        raise CashboxError(C.INVALID_JSON, f"{p}itemAttr must be 1 (prepayment) on /prepay, got {attr}")
+    for field, allowed in _ITEM_ENUMS:
+        _check_enum(it, field, allowed, p)
+    taxes = parse_taxes(it.get("itemTaxes"), p, day=day, any_rate=any_rate)
+    return Item(i, get_str(it, "itemId", prefix=p, max_len=128), str(name),
+                get_str(it, "itemCode", prefix=p, max_len=128), qty, amount, discount, taxes, attr)
 
 
 def check_amount(items: list[Item], amount: int) -> None:
@@ -264,8 +342,12 @@ def parse_payments(req: dict[str, Any], *, source: dict[str, Any] | None = None)
     if pays is not None:
         if not isinstance(pays, dict):
             raise CashboxError(C.INVALID_JSON, "payments must be an object {cashAmount, cashlessAmount, ...}")
-        for kind, name in PAYMENT_KINDS.items():
-            out[kind] += get_int(pays, name, prefix="payments.")
+        for kind, name in _PAYMENT_FIELDS:
+            v = pays.get(name)
+            if v is not None:
+                if v.__class__ is not int or not 0 <= v <= MAX_MONEY:
+                    v = get_int(pays, name, prefix="payments.")
+                out[kind] += v
     extra = req.get("extraPayments")
     if extra is not None:
         if not isinstance(extra, list):
@@ -310,20 +392,33 @@ def vat_sums(items: list[Item]) -> dict[str, int]:
     """VAT by tax percent (× 100, as a string key) of the positions."""
     out: dict[str, int] = {}
     for it in items:
+        if not it.taxes:
+            continue
+        net = it.amount - it.discount
         for t in it.taxes:
-            rate = VAT_RATES[t.code] if t.code is not None else _rate_for(t.percent)
-            out[str(t.percent)] = out.get(str(t.percent), 0) + (vat_amount(it.net, rate) if rate else 0)
+            if t.code is not None:
+                p = VAT_RATES[t.code].percent_x100 or 0
+            else:
+                p = t.percent if t.percent in _RATE_BY_PERCENT else 0
+            key = str(t.percent)
+            out[key] = out.get(key, 0) + (line_vat(net, p) if p else 0)
     return out
+
+
+def line_vat(amount: int, percent_x100: int) -> int:
+    """``tables.vat_amount`` in integers: amount × p / (10000 + p), rounded half away from
+    zero to the kopeck (exact: no decimal context is involved)."""
+    if amount < 0:
+        return -line_vat(-amount, percent_x100)
+    den = 10000 + percent_x100
+    q, r = divmod(amount * percent_x100, den)
+    return q + 1 if 2 * r >= den else q
 
 
 #: A VAT row for each tax percent (the first row of the table with that rate).
 _RATE_BY_PERCENT: dict[int, Any] = {}
 for _r in VAT_RATES.values():
     _RATE_BY_PERCENT.setdefault(_r.percent_x100 or 0, _r)
-
-
-def _rate_for(percent: int) -> Any:
-    return _RATE_BY_PERCENT.get(percent)
 
 
 _TAX_SYSTEMS = frozenset(int(t) for t in TaxSystem)

@@ -1,0 +1,56 @@
+"""``check_qr_code_img_b64``: a standard PNG (read back with Pillow) whose QR code (read
+with zxing-cpp's reader) is exactly the receipt's QR string."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+
+import pytest
+import zxingcpp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from kassagate.core.qr import build_qr
+from kassagate.front.qr_png import SCALE, png_gray8, qr_png_data_uri
+
+PREFIX = "data:image/png;base64,"
+
+
+def read_back(uri: str) -> tuple[Image.Image, str]:
+    assert uri.startswith(PREFIX)
+    image = Image.open(io.BytesIO(base64.b64decode(uri[len(PREFIX):], validate=True)))
+    image.load()
+    found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+    assert len(found) == 1, f"{len(found)} QR codes in the image"
+    return image, found[0].text
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    when=st.datetimes(min_value=dt.datetime(2017, 1, 1), max_value=dt.datetime(2040, 12, 31)),
+    total=st.integers(0, 10**12),
+    fd=st.integers(1, 2**32 - 1),
+    fp=st.integers(0, 2**32 - 1),
+    sign=st.sampled_from([1, 2, 3, 4]),
+)
+def test_png_reads_back_as_the_qr_string(when: dt.datetime, total: int, fd: int, fp: int, sign: int) -> None:
+    text = build_qr(when=when, total=total, fn_serial="9999078900006825", fd=fd, fp=fp, sign=sign)
+    image, decoded = read_back(qr_png_data_uri(text))
+    assert decoded == text
+    assert image.format == "PNG" and image.mode == "L"
+    # a square image: whole modules of SCALE pixels, a light quiet zone all round
+    assert image.width == image.height and image.width % SCALE == 0
+    assert image.getpixel((0, 0)) == 255 and image.getpixel((image.width - 1, image.height - 1)) == 255
+
+
+def test_png_gray8_round_trip_and_size_check() -> None:
+    pixels = bytes((x * 7 + y * 13) % 256 for y in range(5) for x in range(3))
+    png = png_gray8(3, 5, pixels)
+    image = Image.open(io.BytesIO(png))
+    assert image.size == (3, 5) and image.mode == "L"
+    assert image.tobytes() == pixels
+    with pytest.raises(ValueError, match="pixel bytes"):
+        png_gray8(3, 5, pixels[:-1])

@@ -46,7 +46,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from front import free_port, receipt, rsa_ceiling
+from front import CPU_PER_DECRYPTION, free_port, receipt, rsa_ceiling
 from kassagate.client.envelope import PublicKeys, encode_json, seal
 
 KASSAID = "700002"
@@ -321,6 +321,8 @@ class Profiler:
 
     #: (what, a substring of a frame): a sample counts for the first whose frame is in its stack.
     CATEGORIES = (
+        ("crypto threads: RSA decryption", "_rsa_unwrap"),
+        ("crypto threads: HMAC, AES, JSON", "kassagate/front/envelope.py"),
         ("status: QR PNG", "qr_png.py"),
         ("status: other", "create_front_app.<locals>.status"),
         ("intake: store (group commit)", "RequestWriter."),
@@ -348,7 +350,7 @@ class Profiler:
             total += int(n)
             what = next((w for w, key in self.CATEGORIES if key in stack), "other")
             shares[what] += int(n)
-        print(f"  where the server's main process spends its busy time ({total} samples of busy threads, "
+        print(f"  where the server process's busy threads spend their time ({total} samples of busy threads, "
               f"{self.path}):")
         for what, n in shares.most_common():
             print(f"    {100 * n / max(total, 1):5.1f}%  {what}")
@@ -356,8 +358,8 @@ class Profiler:
 
 
 def cpu_seconds(root: int) -> tuple[float, float]:
-    """CPU seconds (user + system) of process ``root`` and of all its descendants (the crypto
-    pool's forkserver and workers), from /proc."""
+    """CPU seconds (user + system) of process ``root`` (all its threads) and of all its
+    descendants (none in the default setup), from /proc."""
     tick = os.sysconf("SC_CLK_TCK")
     stats: dict[int, tuple[int, float]] = {}
     for entry in Path("/proc").iterdir():
@@ -447,9 +449,10 @@ def main() -> None:
                 print(f"  acceptance to fiscal data (database times, full load): median "
                       f"{statistics.median(lat):.0f} ms, p95 {pct(lat, 0.95):.0f} ms")
             main_cpu, pool_cpu = cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
-            print(f"  server CPU per fiscalized request: main process {main_cpu / max(fiscalized, 1) * 1000:.2f} ms, "
-                  f"crypto workers {pool_cpu / max(fiscalized, 1) * 1000:.2f} ms "
-                  f"(RSA alone: {2000 / ceiling_dec * cores:.2f} ms); {cores} cores busy "
+            per = (main_cpu + pool_cpu) / max(fiscalized, 1) * 1000
+            rsa_ms = 2000 * CPU_PER_DECRYPTION[0]
+            print(f"  server CPU per fiscalized request (all its threads and processes): {per:.2f} ms, of which "
+                  f"the two RSA decryptions {rsa_ms:.2f} ms and the rest {per - rsa_ms:.2f} ms; {cores} cores busy "
                   f"{(main_cpu + pool_cpu) / span / cores * 100:.0f}% of the {span:.1f} s")
             if seen.get("fiscalized", 0) != accepted or failed:
                 raise SystemExit("not every accepted request was fiscalized")

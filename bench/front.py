@@ -177,6 +177,7 @@ async def load(host: str, port: int, requests: list[bytes], connections: int) ->
 
 def serve(data_dir: str, port: int) -> None:
     import uvicorn
+    import uvloop
 
     from kassagate.config import load_settings
     from kassagate.front.app import create_front_app
@@ -186,10 +187,11 @@ def serve(data_dir: str, port: int) -> None:
         settings = load_settings(data_dir=data_dir, port=port)
         ctx = await FrontContext.open(settings)
         config = uvicorn.Config(create_front_app(ctx, close_on_shutdown=True), host="127.0.0.1", port=port,
-                                log_level="warning", access_log=False, lifespan="on", backlog=4096)
+                                log_level="warning", access_log=False, lifespan="on", backlog=4096,
+                                loop="none", http="httptools")
         await uvicorn.Server(config).serve()
 
-    asyncio.run(main())
+    uvloop.run(main())
 
 
 def free_port() -> int:

@@ -6,6 +6,7 @@ import asyncio
 import json
 import secrets
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,6 +21,13 @@ callback_app = typer.Typer(
 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory (KASSAGATE_DATA_DIR).")]
 
+
+
+def _run_service(main: Coroutine[Any, Any, None]) -> None:
+    """Run a long-lived service on uvloop (the loop uvicorn is measured with)."""
+    import uvloop
+
+    uvloop.run(main)
 
 def _settings(**overrides: Any) -> Settings:
     try:
@@ -158,14 +166,14 @@ def serve(
     from kassagate.system import run_serve
 
     settings = _settings(host=host, port=port, data_dir=data_dir)
-    asyncio.run(run_serve(settings, demo=demo, workers=workers))
+    _run_service(run_serve(settings, demo=demo, workers=workers))
 
 
 def worker(data_dir: DataDir = None) -> None:
     """Processing alone, beside separate front servers on a shared database."""
     from kassagate.system import run_worker
 
-    asyncio.run(run_worker(_settings(data_dir=data_dir)))
+    _run_service(run_worker(_settings(data_dir=data_dir)))
 
 
 def register(app: typer.Typer) -> None:

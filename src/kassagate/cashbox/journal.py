@@ -60,8 +60,17 @@ _COLS = (
     "id, kind, origin, status, shift, time, amount, fd, fp, sign, doc_time, doc_number, ext_id, idem, parent_id, body"
 )
 _INSERT = f"INSERT INTO docs ({_COLS}) VALUES ({','.join('?' * 16)})"  # noqa: S608
+#: ``_INSERT`` of a document with neither ext_id nor parent_id (most receipts): their NULL is
+#: written in the statement, not bound (sqlite3 looks up an adapter for each None it binds).
+_INSERT_PLAIN = f"INSERT INTO docs ({_COLS}) VALUES ({','.join('?' * 12)},NULL,?,NULL,?)"  # noqa: S608
 _UPDATE = ("UPDATE docs SET kind=?, origin=?, status=?, shift=?, time=?, amount=?, fd=?, fp=?, sign=?, doc_time=?, "
            "doc_number=?, ext_id=?, idem=?, parent_id=?, body=? WHERE id=?")
+#: ``find``: the id of the first document by ext_id or idem (key: column, with an origin).
+_FIND = {
+    (col, scoped): f"SELECT id FROM docs WHERE {col} = ?{' AND origin = ?' if scoped else ''} "  # noqa: S608
+                   "ORDER BY id LIMIT 1"
+    for col in ("ext_id", "idem") for scoped in (False, True)
+}
 _enc = msgspec.json.Encoder()
 _dec = msgspec.json.Decoder()
 
@@ -88,7 +97,9 @@ def _row_doc(r: tuple[Any, ...]) -> Doc:
 
 
 def _doc_row(d: Doc) -> tuple[Any, ...]:
-    body = _enc.encode({"request": d.request, "answer": d.answer, "summary": d.summary, "progress": d.progress})
+    # A bytearray binds as a BLOB like bytes, but without sqlite3's adapter lookup for bytes.
+    body = bytearray()
+    _enc.encode_into({"request": d.request, "answer": d.answer, "summary": d.summary, "progress": d.progress}, body)
     return (d.id, d.kind, d.origin, d.status, d.shift, d.time, d.amount, d.fd, d.fp, d.sign, d.doc_time,
             d.doc_number, d.ext_id, d.idem, d.parent_id, body)
 
@@ -106,9 +117,16 @@ class Journal:
             os.close(fd)
         self.conn = connect(self.path)
         self.conn.executescript(_SCHEMA)
+        self._find_cursor = self.conn.cursor()  # reused: ``find`` runs for most requests
         self._sp_wanted = False
         self._sp_open = False
         self._pending: tuple[str, tuple[Any, ...]] | None = None
+        # Rows of plain one-statement requests, inserted together (one executemany) before
+        # any other statement on docs, at the latest before COMMIT; ``find`` knows their keys.
+        self._deferred: list[tuple[Any, ...]] = []
+        self._deferred_plain: list[tuple[Any, ...]] = []  # (those for _INSERT_PLAIN)
+        self._deferred_keys: set[str] = set()  # their ext_id and idem values
+        self._flush_failed = False  # the transaction lost deferred rows: it must roll back
 
     def close(self) -> None:
         self.conn.close()
@@ -128,9 +146,14 @@ class Journal:
             self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
     def commit(self) -> None:
+        self._flush()
+        if self._flush_failed:
+            raise JournalError("deferred documents could not be written: roll the transaction back")
         self.conn.execute("COMMIT")
 
     def rollback(self) -> None:
+        self._deferred, self._deferred_plain, self._deferred_keys = [], [], set()
+        self._flush_failed = False
         if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
 
@@ -151,14 +174,16 @@ class Journal:
         return RegisterState.from_dict(_dec.decode(row[0]))
 
     def save_state(self, state: RegisterState) -> None:
-        self.conn.execute("INSERT OR REPLACE INTO meta(k, v) VALUES ('state', ?)",
-                          (_enc.encode(state.to_dict()).decode(),))
+        # msgspec encodes the dataclasses as ``to_dict`` renders them, without its deep copy
+        self.conn.execute("INSERT OR REPLACE INTO meta(k, v) VALUES ('state', ?)", (_enc.encode(state).decode(),))
 
     # -- Store -------------------------------------------------------------------------
 
     # A request's writes run in a savepoint, opened lazily: a request that only reads (or
     # fails before writing) costs no statement, and one whose only write is its last
-    # statement (a plain sale) needs none: that single statement is atomic by itself.
+    # statement (a plain sale) needs none: that single statement is atomic by itself. Such a
+    # lone INSERT is deferred: the deferred rows go in together (one executemany) before the
+    # next other statement on docs, at the latest in ``commit`` (so before any answer).
     def savepoint(self) -> None:
         self._sp_wanted = True
         self._pending = None
@@ -170,7 +195,39 @@ class Journal:
         self._open_savepoint()
         self.conn.execute(sql, args)
 
+    def _defer(self, row: tuple[Any, ...]) -> None:
+        if row[12] is None and row[14] is None:
+            self._deferred_plain.append((*row[:12], row[13], row[15]))
+        else:
+            self._deferred.append(row)
+            if row[12] is not None:
+                self._deferred_keys.add(row[12])
+        if row[13] is not None:
+            self._deferred_keys.add(row[13])
+
+    def _flush(self) -> None:
+        """Insert the deferred rows (before any other statement on docs: order kept). If
+        that fails, ``commit`` refuses: answered documents would be missing."""
+        if self._deferred or self._deferred_plain:
+            rows, plain = self._deferred, self._deferred_plain
+            self._deferred, self._deferred_plain, self._deferred_keys = [], [], set()
+            try:  # (the rows have their ids: the order of the INSERTs does not matter)
+                if rows:
+                    self.conn.executemany(_INSERT, rows)
+                if plain:
+                    self.conn.executemany(_INSERT_PLAIN, plain)
+            except BaseException:
+                self._flush_failed = True
+                raise
+
+    def _before_read(self) -> None:
+        if self._pending is not None:
+            self._open_savepoint()  # read this request's own writes
+        else:
+            self._flush()
+
     def _open_savepoint(self) -> None:
+        self._flush()
         if self._sp_wanted and not self._sp_open:
             self.conn.execute("SAVEPOINT req")
             self._sp_open = True
@@ -194,17 +251,20 @@ class Journal:
             self._sp_open = False
             self.conn.execute("RELEASE req")
         elif pending is not None:
-            self.conn.execute(*pending)
+            sql, args = pending
+            if sql is _INSERT:
+                self._defer(args)
+            else:
+                self._flush()
+                self.conn.execute(sql, args)
 
     def _one(self, where: str, args: tuple[Any, ...]) -> Doc | None:
-        if self._pending is not None:
-            self._open_savepoint()  # read this request's own writes
+        self._before_read()
         r = self.conn.execute(f"SELECT {_COLS} FROM docs WHERE {where} LIMIT 1", args).fetchone()  # noqa: S608
         return _row_doc(r) if r else None
 
     def _many(self, where: str, args: tuple[Any, ...]) -> list[Doc]:
-        if self._pending is not None:
-            self._open_savepoint()
+        self._before_read()
         rows = self.conn.execute(f"SELECT {_COLS} FROM docs WHERE {where} ORDER BY id", args)  # noqa: S608
         return [_row_doc(r) for r in rows]
 
@@ -218,9 +278,12 @@ class Journal:
         col, val = ("ext_id", ext_id) if ext_id is not None else ("idem", idem)
         if val is None:
             return None
-        if origin is None:
-            return self._one(f"{col} = ? ORDER BY id", (val,))
-        return self._one(f"{col} = ? AND origin = ? ORDER BY id", (val, origin))
+        if self._pending is not None or val in self._deferred_keys:
+            self._before_read()  # this request's own writes, a deferred row with this key
+        # Most lookups find nothing (a new document): ask for the id alone, read the rest on a hit.
+        r = self._find_cursor.execute(_FIND[col, origin is not None],
+                                      (val,) if origin is None else (val, origin)).fetchone()
+        return None if r is None else self.get(r[0])
 
     def last(self) -> Doc | None:
         marks = ",".join("?" * len(SHIFT_KINDS))
@@ -247,5 +310,6 @@ class Journal:
         return self._many("kind = 'order' AND status = 0", ())
 
     def lines(self) -> Iterator[dict[str, Any]]:
+        self._flush()
         for r in self.conn.execute(f"SELECT {_COLS} FROM docs ORDER BY id"):  # noqa: S608
             yield _row_doc(r).journal_line()

@@ -26,15 +26,18 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 _ENDPOINTS = frozenset(ENDPOINTS)
-_HEADERS_BASE = [(b"content-type", b"application/json; charset=utf-8")]
+_CONTENT_TYPE = (b"content-type", b"application/json; charset=utf-8")
 
 
-async def _read_body(receive: Receive) -> bytes | None:
-    """The request body, or None when it exceeds ``MAX_BODY`` or the client left."""
+_TOO_LARGE = b"\x00too-large"
+
+
+async def _read_body(receive: Receive, msg: dict[str, Any]) -> bytes | None:
+    """The request body from its first message ``msg`` on, or None when the client left
+    (``_TOO_LARGE`` when it exceeds ``MAX_BODY``)."""
     chunks: list[bytes] = []
     size = 0
     while True:
-        msg = await receive()
         if msg["type"] == "http.disconnect":
             return None
         chunk = msg.get("body", b"")
@@ -43,45 +46,56 @@ async def _read_body(receive: Receive) -> bytes | None:
             chunks.append(chunk)
         if not msg.get("more_body", False):
             break
+        msg = await receive()
     if size > MAX_BODY:
-        return b"\x00too-large"
+        return _TOO_LARGE
     return b"".join(chunks)
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        msg = await receive()
+        if msg["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif msg["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
 
 
 def create_app(register: VirtualRegister) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
     """The ASGI app of one register (lifespan is acknowledged; the caller owns the register)."""
 
-    async def respond(send: Send, answer: dict[str, Any]) -> None:
-        body = encode_answer(answer)
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [*_HEADERS_BASE, (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
-
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            while True:
-                msg = await receive()
-                if msg["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif msg["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
         if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                await _lifespan(receive, send)
             return
-        body = await _read_body(receive)
-        if body is None:
-            return
+        msg = await receive()
+        body: bytes | None
+        if msg["type"] == "http.request" and not msg.get("more_body", False):  # the whole body at once
+            body = msg.get("body", b"")
+            if len(body) > MAX_BODY:
+                body = _TOO_LARGE
+        else:
+            body = await _read_body(receive, msg)
+            if body is None:
+                return
         try:
-            answer = await _answer(register, scope, body)
+            call = _call(register, scope, body)
+            answer = await register.submit(*call) if isinstance(call, tuple) else call
         except Exception:
             log.exception("register server: unexpected error")
             answer = error_answer(CashboxCode.INTERNAL, "internal error of the register")
-        await respond(send, answer)
+        out = encode_answer(answer)
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [_CONTENT_TYPE, (b"content-length", str(len(out)).encode())]})
+        await send({"type": "http.response.body", "body": out})
 
     return app
 
 
-async def _answer(register: VirtualRegister, scope: Scope, body: bytes) -> dict[str, Any]:
+def _call(register: VirtualRegister, scope: Scope, body: bytes) -> tuple[str, dict[str, Any]] | dict[str, Any]:
+    """(endpoint, request) for the register, or the error answer to send at once."""
     endpoint = scope["path"].strip("/")
     if scope["method"] != "POST":
         return error_answer(CashboxCode.INVALID_JSON, f"use POST /<endpoint> with data=..&sign=.., not "
@@ -89,10 +103,9 @@ async def _answer(register: VirtualRegister, scope: Scope, body: bytes) -> dict[
     if endpoint not in _ENDPOINTS:
         return error_answer(CashboxCode.NOT_FOUND, f"unknown endpoint /{endpoint[:40]}: the endpoints are "
                             + ", ".join(f"/{e}" for e in ENDPOINTS))
-    if body == b"\x00too-large":
+    if body == _TOO_LARGE:
         return error_answer(CashboxCode.INVALID_JSON, f"the body exceeds {MAX_BODY} bytes")
     try:
-        request = decode_request(body, register.merchant_id)
+        return endpoint, decode_request(body, register.merchant_id)
     except CashboxError as e:
         return e.answer()
-    return await register.handle(endpoint, request)

@@ -5,7 +5,9 @@ One writer thread per open register takes every queued request, runs each in a
 SAVEPOINT against the in-memory state (the rules restore the state on an error answer),
 commits the batch once (fsync) and only then answers all of them. A fiscal answer
 therefore never leaves before its document is on disk; ``kill -9`` at any moment leaves
-either the whole batch or nothing.
+either the whole batch or nothing. (The journal inserts the rows of the batch's plain
+receipts together, before the commit: ``Journal._flush``.) The requests of one batch
+share its time (the clock is read once per batch).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import secrets
 import sqlite3
 import time
 import zoneinfo
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -177,7 +180,8 @@ class VirtualRegister:
         # Unknown until the first batch reads it under the write lock (and reloads the state:
         # another process may have written between loading ``state`` and now).
         self._version = -1
-        self._queue: asyncio.Queue[tuple[str, dict[str, Any], asyncio.Future[dict[str, Any]]]] = asyncio.Queue()
+        # Only the event loop touches the queue (``handle`` appends, the writer task takes).
+        self._queue: deque[tuple[str, dict[str, Any], asyncio.Future[dict[str, Any]]]] = deque()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kassagate-register")
         self._writer: asyncio.Task[None] | None = None
         self._closed = False
@@ -194,7 +198,8 @@ class VirtualRegister:
     async def open(cls, path: Path, *, clock: Clock | None = None, rng: random.Random | None = None) -> VirtualRegister:
         """Open the register whose journal is at ``path`` (made by ``create_register``).
 
-        ``clock`` returns the current time (tz-aware; default: the system clock)."""
+        ``clock`` returns the current time (tz-aware; default: the system clock); it is read
+        once per batch of requests."""
         loop = asyncio.get_running_loop()
 
         def load() -> tuple[Journal, RegisterState]:
@@ -213,20 +218,27 @@ class VirtualRegister:
         return self._register.state
 
     def now(self) -> dt.datetime:
-        t = self._clock() if self._clock is not None else dt.datetime.now(dt.UTC)
-        return t.astimezone(self._tz)
+        if self._clock is None:
+            return dt.datetime.now(self._tz)
+        return self._clock().astimezone(self._tz)
 
     async def handle(self, endpoint: str, request: dict[str, Any]) -> dict[str, Any]:
         """The JSON answer to one request; never raises for bad input."""
-        if self._closed:
-            return error_answer(CashboxCode.INTERNAL, "the register is closed")
-        if not isinstance(request, dict):
-            return error_answer(CashboxCode.INVALID_JSON, "the request must be a JSON object")
+        return await self.submit(endpoint, request)
+
+    def submit(self, endpoint: str, request: dict[str, Any]) -> asyncio.Future[dict[str, Any]]:
+        """``handle`` as a future of the answer (no coroutine of its own: the HTTP server
+        awaits it directly)."""
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((endpoint, request, fut))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_loop())
-        return await fut
+        if self._closed:
+            fut.set_result(error_answer(CashboxCode.INTERNAL, "the register is closed"))
+        elif not isinstance(request, dict):
+            fut.set_result(error_answer(CashboxCode.INVALID_JSON, "the request must be a JSON object"))
+        else:
+            self._queue.append((endpoint, request, fut))
+            if self._writer is None or self._writer.done():
+                self._writer = asyncio.create_task(self._write_loop())
+        return fut
 
     async def _write_loop(self) -> None:
         """Group commit: take every queued request, BEGIN, run each (in its savepoint),
@@ -238,17 +250,20 @@ class VirtualRegister:
         costs more than the fsync), else in the writer thread so that the loop keeps reading
         requests for the next batch meanwhile."""
         loop = asyncio.get_running_loop()
-        while not self._queue.empty():
+        queue = self._queue
+        while queue:
             # Let the requests already on their way (read, being parsed) join this batch:
             # yield to the loop while the queue still grows, a few iterations at most.
             for _ in range(GATHER_ITERATIONS):
-                n = self._queue.qsize()
+                n = len(queue)
                 await asyncio.sleep(0)
-                if self._queue.qsize() == n:
+                if len(queue) == n:
                     break
-            batch = [self._queue.get_nowait()]
-            while len(batch) < MAX_BATCH and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            if len(queue) <= MAX_BATCH:
+                batch = list(queue)
+                queue.clear()
+            else:
+                batch = [queue.popleft() for _ in range(MAX_BATCH)]
             try:
                 if not self._try_begin():
                     await loop.run_in_executor(self._executor, self._begin)
@@ -309,9 +324,10 @@ class VirtualRegister:
         requests wrote."""
         writes = 0
         answers: list[dict[str, Any]] = []
+        now = self.now()  # the batch's time: its requests are answered in the same few milliseconds
         for endpoint, req in batch:
             try:
-                answer = self._register.handle(endpoint, req, self.now(), self._rng)
+                answer = self._register.handle(endpoint, req, now, self._rng)
             except Exception:
                 log.exception("register %s: internal error on /%s", self.identity.kkt_serial, endpoint[:40])
                 answer = error_answer(CashboxCode.INTERNAL, "internal error of the register; nothing was "

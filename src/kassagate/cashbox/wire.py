@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 from typing import Any
@@ -21,13 +22,21 @@ from kassagate.core.codes import CashboxCode
 from kassagate.core.register.model import CashboxError
 
 _json_decode = msgspec.json.Decoder().decode
+_SHA1 = hashlib.sha1(usedforsecurity=False)
+#: ``base64.b64decode(s, validate=True)`` for bytes ``s``, without its argument conversion.
+_b64decode_strict = functools.partial(binascii.a2b_base64, strict_mode=True)
 _json_encode = msgspec.json.Encoder().encode
+
+
+def _sha1_hex(text: str) -> str:
+    h = _SHA1.copy()  # a copy of a fresh hash: no digest lookup by name per request
+    h.update(text.encode())
+    return h.hexdigest()
 
 
 def sign_data(data: str, merchant_id: str) -> str:
     """S for the data text D."""
-    digest = hashlib.sha1((data + merchant_id).encode(), usedforsecurity=False).hexdigest()
-    return base64.b64encode(digest.encode("ascii")).decode("ascii")
+    return base64.b64encode(_sha1_hex(data + merchant_id).encode("ascii")).decode("ascii")
 
 
 def encode_request(request: dict[str, Any], merchant_id: str) -> bytes:
@@ -69,14 +78,14 @@ def decode_request(body: bytes, merchant_id: str) -> dict[str, Any]:
         raise CashboxError(CashboxCode.MISSING_PARAMETER, "required parameter data is missing: send data=..&sign=..")
     sign = fields.get("sign", "")
     try:
-        got = base64.b64decode(sign.encode("ascii"), validate=True) if sign else b""
+        got = _b64decode_strict(sign.encode("ascii")) if sign else b""
     except (binascii.Error, UnicodeEncodeError, ValueError):
         got = b""
-    expected = hashlib.sha1((data + merchant_id).encode(), usedforsecurity=False).hexdigest().encode("ascii")
+    expected = _sha1_hex(data + merchant_id).encode("ascii")
     if not got or not hmac.compare_digest(got.lower(), expected):
         raise CashboxError(CashboxCode.AUTH, "authorization error: sign is not base64(sha1_hex(data + merchantID))")
     try:
-        raw = base64.b64decode(data.encode("ascii") + b"=" * (-len(data) % 4), validate=True)
+        raw = _b64decode_strict(data.encode("ascii") + b"=" * (-len(data) % 4))
     except (binascii.Error, UnicodeEncodeError, ValueError):
         raise CashboxError(CashboxCode.INVALID_JSON, "data is not base64") from None
     try:

@@ -14,15 +14,17 @@ from collections.abc import Callable
 from typing import Any
 
 from kassagate.core.codes import CashboxCode as C
-from kassagate.core.fn import FiscalDrive, FnRefused
+from kassagate.core.fn import FiscalDrive, FnRefused, naive
 from kassagate.core.qr import build_qr
 from kassagate.core.register import reports, rules
 from kassagate.core.register.model import TIME_FORMAT, CashboxError, Doc, RegisterState, Store, error_answer
-from kassagate.core.register.rules import Item, get_bool, get_int, get_str
+from kassagate.core.register.rules import MAX_MONEY, Item, get_bool, get_int, get_str
 from kassagate.core.tables import ALL_TAX_PERCENTS, SHIFT_MAX_DURATION
 
 #: Cloud mode closes and reopens a shift this long before it reaches 24 hours.
 ROTATE_MARGIN = dt.timedelta(minutes=5)
+
+_ROTATE_AT = SHIFT_MAX_DURATION - ROTATE_MARGIN
 
 #: Print error code of a failing (virtual) printer.
 PRINT_ERROR_PRINTER = 1
@@ -40,6 +42,8 @@ READ_ONLY: frozenset[str] = frozenset(
 )
 
 
+#: The report category of a receipt by its settlement sign (1054).
+_CATEGORY_OF_SIGN = {1: "sale", 2: "moneyBack", 3: "purchase", 4: "purchaseBack"}
 _CARD_EMPTY = {"rrn": "", "auth": "", "cardNum": "", "checkNum": ""}
 _CARD_BINS = ("220220", "427638", "537541", "400000", "510621")
 
@@ -53,9 +57,17 @@ class Ctx:
     __slots__ = ("now", "rng", "ts")
 
     def __init__(self, now: dt.datetime, rng: random.Random) -> None:
+        global _LAST_TS
         self.now = now
         self.rng = rng
-        self.ts = f"{now.year:04d}-{now.month:02d}-{now.day:02d} {now.hour:02d}:{now.minute:02d}:{now.second:02d}"
+        last = _LAST_TS  # requests of one batch share their ``now``
+        if last[0] is not now:
+            last = _LAST_TS = (now, naive(now).isoformat(" ", "seconds"))  # TIME_FORMAT
+        self.ts = last[1]
+
+
+#: The last ``now`` a ``Ctx`` rendered and its text (one tuple, swapped whole).
+_LAST_TS: tuple[dt.datetime | None, str] = (None, "")
 
 
 class Register:
@@ -171,7 +183,7 @@ class Register:
         s = self.state
         if s.shift_open:
             age = s.shift_age(cx.now)
-            if s.auto_shift and age >= SHIFT_MAX_DURATION - ROTATE_MARGIN:
+            if s.auto_shift and age >= _ROTATE_AT:
                 self._close_shift_doc(cx, "auto", C.INTERNAL)
                 self._open_shift_doc(cx, "auto", C.INTERNAL)
             elif not s.auto_shift and age >= SHIFT_MAX_DURATION:
@@ -241,10 +253,11 @@ class Register:
                                                            "available; pay another way or retry later")
         self.state.terminal_checks += 1
         r = cx.rng
+        # n digits, zero-padded: the last n digits of 10**n + a number below 10**n
         return {
-            "rrn": rrn or f"{r.randrange(10**12):012d}",
-            "auth": f"{r.randrange(10**6):06d}",
-            "cardNum": f"{r.choice(_CARD_BINS)}******{r.randrange(10**4):04d}",
+            "rrn": rrn or str(10**12 + r.randrange(10**12))[1:],
+            "auth": str(10**6 + r.randrange(10**6))[1:],
+            "cardNum": f"{r.choice(_CARD_BINS)}******{str(10**4 + r.randrange(10**4))[1:]}",
             "checkNum": str(self.state.terminal_checks),
         }
 
@@ -256,7 +269,9 @@ class Register:
         """Validate, take payment, fiscalize and print one receipt; ``check`` adds the
         endpoint's own rules and returns what to do once the document exists."""
         ext, idem, doc_time, number = identity or self._identity(req)
-        amount = get_int(req, "amount", required=True)
+        amount = req.get("amount")
+        if amount.__class__ is not int or not 0 <= amount <= MAX_MONEY:
+            amount = get_int(req, "amount", required=True)
         items = rules.parse_items(req.get("items"), day=cx.now.date(), any_rate=any_rate, prepay=kind == "prepay")
         rules.check_amount(items, amount)
         sign = rules.check_extensions(req, allowed_signs=signs)
@@ -264,8 +279,9 @@ class Register:
         change = rules.settle(pays, amount)
         after = check(items, pays) if check is not None else None
         self._ensure_shift(cx)
+        fn = self._fn()
         try:
-            self._fn().check("receipt", cx.now)
+            fn.check("receipt", cx.now)
         except FnRefused as e:
             raise CashboxError(C.INTERNAL, e.message, fnState=e.state) from None
         rrn = card_rrn
@@ -273,13 +289,13 @@ class Register:
         if isinstance(payments, dict) and payments.get("rrn") not in (None, ""):
             rrn = str(payments["rrn"])[:32]
         card = self._terminal(pays["V"], cx, rrn if kind in ("refund", "rollback") else None)
-        fd, fp = self._issue("receipt", cx, amount, sign, checked=True)
+        fd, fp = fn.issue("receipt", cx.now, amount, sign, checked=True)  # checked: cannot refuse now
         s = self.state
         s.shift_docs += 1
         s.shift_receipts += 1
         net = rules.net_payments(pays, change)
         s.cash += net["C"] if sign in (1, 4) else -net["C"]
-        cat = {1: "sale", 2: "moneyBack", 3: "purchase", 4: "purchaseBack"}[sign]
+        cat = _CATEGORY_OF_SIGN[sign]
         if kind == "prepay":
             cat = "prepay"
         elif kind == "creditpay":
@@ -293,7 +309,11 @@ class Register:
         doc.doc_time, doc.doc_number = doc_time or doc.doc_time, number or doc.doc_number
         doc.ext_id, doc.idem = ext or doc.ext_id, idem or doc.idem
         doc.request = req
-        doc.summary = {"cat": cat, "pay": {k: v for k, v in net.items() if v}, "vat": rules.vat_sums(items)}
+        pay: dict[str, int] = {}
+        for k, v in net.items():
+            if v:
+                pay[k] = v
+        doc.summary = {"cat": cat, "pay": pay, "vat": rules.vat_sums(items)}
         if pays["K"] and kind == "sale":
             doc.progress["credit_left"] = pays["K"]
         if kind == "prepay":
@@ -302,7 +322,7 @@ class Register:
             doc.progress["rrn"] = card["rrn"]
         if after is not None:
             after(doc)
-        qr = build_qr(when=cx.now, total=amount, fn_serial=self._fn().serial, fd=fd, fp=fp, sign=sign)
+        qr = build_qr(when=cx.now, total=amount, fn_serial=fn.serial, fd=fd, fp=fp, sign=sign)
         doc.answer = {
             "status": "success", "code": 0, "message": "", "printError": self._print_error(req),
             "documentID": doc.id, "documentExtID": doc.ext_id or "", "fiscalID": str(fd), "fiscalNum": str(fd),

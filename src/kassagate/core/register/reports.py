@@ -34,8 +34,9 @@ _KEYS = {cat: _keys(cat) for cat in (*CATEGORIES, *CASH_CATEGORIES)}
 
 def add(running: dict[str, Any], doc: Doc) -> dict[str, Any]:
     """``running`` plus ``doc`` (a new dict: the old one may be a snapshot)."""
-    cat = category(doc)
-    if cat is None:
+    summary = doc.summary
+    cat = doc.kind if doc.kind in CASH_CATEGORIES else (summary.get("cat") if doc.fd is not None else None)
+    if cat is None:  # (category(doc), inline)
         return running
     count_key, sum_key, vat_key, kind_keys = _KEYS.get(cat) or _keys(cat)
     out = dict(running)
@@ -43,10 +44,10 @@ def add(running: dict[str, Any], doc: Doc) -> dict[str, Any]:
     out[sum_key] = out.get(sum_key, 0) + doc.amount
     if cat in CASH_CATEGORIES:
         return out
-    for kind, v in doc.summary.get("pay", {}).items():
+    for kind, v in summary.get("pay", {}).items():
         key = kind_keys[kind]
         out[key] = out.get(key, 0) + v
-    vat = doc.summary.get("vat")
+    vat = summary.get("vat")
     if vat:
         vats = dict(out.get(vat_key, {}))
         for prc, v in vat.items():

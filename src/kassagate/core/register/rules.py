@@ -43,6 +43,7 @@ PAYMENT_KINDS: dict[str, str] = {
     "P": "prepaymentAmount",
 }
 _PAYMENT_FIELDS = tuple(PAYMENT_KINDS.items())
+_KIND_OF_FIELD = {name: kind for kind, name in PAYMENT_KINDS.items()}
 
 
 def get_int(obj: dict[str, Any], name: str, *, prefix: str = "", required: bool = False, default: int = 0,
@@ -73,6 +74,8 @@ def get_str(obj: dict[str, Any], name: str, *, prefix: str = "", required: bool 
             max_len: int = 256) -> str | None:
     """A text field (numbers are taken as their text): missing -> 3 (if required) or None."""
     v = obj.get(name)
+    if v.__class__ is str and 0 < len(v) <= max_len:
+        return v
     if v is None or v == "":
         if required:
             raise CashboxError(C.MISSING_PARAMETER, f"required parameter {prefix}{name} is missing")
@@ -109,9 +112,11 @@ _DOC_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
 
 
 def get_doc_time(obj: dict[str, Any]) -> str | None:
-    s = get_str(obj, "docTime", max_len=19)
-    if s is None:
-        return None
+    s = obj.get("docTime")
+    if s.__class__ is not str or not 0 < len(s) <= 19:
+        s = get_str(obj, "docTime", max_len=19)
+        if s is None:
+            return None
     try:
         if not _DOC_TIME.fullmatch(s):
             raise ValueError(s)
@@ -209,6 +214,11 @@ _ITEM_ENUMS: tuple[tuple[str, Any], ...] = (
 )
 
 
+#: The optional fields of a position (``_fast_item`` skips them all when none is there).
+_ITEM_OPTIONAL = frozenset({"discount", "discountPrc", "itemAttr", "itemId", "itemCode",
+                            *(name for name, _ in _ITEM_ENUMS)})
+
+
 def _check_enum(item: dict[str, Any], name: str, allowed: Any, prefix: str) -> None:
     v = item.get(name)
     if v is None:
@@ -250,23 +260,32 @@ def _fast_item(it: dict[str, Any], i: int, day: dt.date, any_rate: bool, accepte
     amount = it.get("itemAmount")
     if amount.__class__ is not int or not 0 <= amount <= MAX_MONEY:
         return None
-    discount = it.get("discount")
-    if discount is None:
-        if it.get("discountPrc") is not None:
+    if _ITEM_OPTIONAL.isdisjoint(it):  # none of the optional fields: their defaults
+        discount, attr, item_id, code_ = 0, default_attr, None, None
+    else:
+        discount = it.get("discount")
+        if discount is None:
+            if it.get("discountPrc") is not None:
+                return None
+            discount = 0
+        elif discount.__class__ is not int or not 0 <= discount <= amount:
             return None
-        discount = 0
-    elif discount.__class__ is not int or not 0 <= discount <= amount:
-        return None
-    attr = it.get("itemAttr")
-    if attr is None:
-        attr = default_attr
-    elif attr.__class__ is not int or not 0 <= attr <= 100:
-        return None
-    if default_attr and attr != 1:
-        return None
-    for field, allowed in _ITEM_ENUMS:
-        v = it.get(field)
-        if v is not None and (v.__class__ is not int or v not in allowed):
+        attr = it.get("itemAttr")
+        if attr is None:
+            attr = default_attr
+        elif attr.__class__ is not int or not 0 <= attr <= 100:
+            return None
+        if default_attr and attr != 1:
+            return None
+        for field, allowed in _ITEM_ENUMS:
+            v = it.get(field)
+            if v is not None and (v.__class__ is not int or v not in allowed):
+                return None
+        item_id = it.get("itemId")
+        if item_id is not None and (item_id.__class__ is not str or not 0 < len(item_id) <= 128):
+            return None
+        code_ = it.get("itemCode")
+        if code_ is not None and (code_.__class__ is not str or not 0 < len(code_) <= 128):
             return None
     raw_taxes = it.get("itemTaxes")
     taxes: tuple[Tax, ...] = ()
@@ -293,12 +312,6 @@ def _fast_item(it: dict[str, Any], i: int, day: dt.date, any_rate: bool, accepte
                     return None
             tax_list.append(Tax(prc, calc, code))
         taxes = tuple(tax_list)
-    item_id = it.get("itemId")
-    if item_id is not None and (item_id.__class__ is not str or not 0 < len(item_id) <= 128):
-        return None
-    code_ = it.get("itemCode")
-    if code_ is not None and (code_.__class__ is not str or not 0 < len(code_) <= 128):
-        return None
     return Item(i, item_id, name, code_, qty, amount, discount, taxes, attr)
 
 
@@ -330,7 +343,9 @@ def parse_item(it: Any, i: int, *, day: dt.date, any_rate: bool, prepay: bool = 
 
 def check_amount(items: list[Item], amount: int) -> None:
     """``amount`` = Σ (itemAmount − discount), else 4."""
-    total = sum(i.net for i in items)
+    total = 0
+    for i in items:
+        total += i.amount - i.discount
     if total != amount:
         raise CashboxError(C.AMOUNT_MISMATCH, f"amount {amount} differs from the sum of the positions {total}")
 
@@ -342,12 +357,19 @@ def parse_payments(req: dict[str, Any], *, source: dict[str, Any] | None = None)
     if pays is not None:
         if not isinstance(pays, dict):
             raise CashboxError(C.INVALID_JSON, "payments must be an object {cashAmount, cashlessAmount, ...}")
-        for kind, name in _PAYMENT_FIELDS:
-            v = pays.get(name)
-            if v is not None:
+        # The fields present (usually one or two), while each is a plain amount; else every
+        # field in order, so that the first faulty one is the error.
+        plain = True
+        for name, v in pays.items():
+            kind = _KIND_OF_FIELD.get(name)
+            if kind is not None and v is not None:
                 if v.__class__ is not int or not 0 <= v <= MAX_MONEY:
-                    v = get_int(pays, name, prefix="payments.")
-                out[kind] += v
+                    plain = False
+                    break
+                out[kind] = v
+        if not plain:
+            for kind, name in _PAYMENT_FIELDS:
+                out[kind] = get_int(pays, name, prefix="payments.")
     extra = req.get("extraPayments")
     if extra is not None:
         if not isinstance(extra, list):
@@ -362,9 +384,10 @@ def parse_payments(req: dict[str, Any], *, source: dict[str, Any] | None = None)
                     f"extraPayments[{i}].code {code!r} is not a supported payment kind: C, V, K, B or P",
                 )
             out[code] += get_int(e, "amount", prefix=f"extraPayments[{i}].", required=True)
-    for kind, v in out.items():
-        if v > MAX_MONEY:
-            raise CashboxError(C.AMOUNT_MISMATCH, f"payments of kind {kind} total {v}, more than {MAX_MONEY}")
+        # (without extraPayments each kind holds one value of at most MAX_MONEY)
+        for kind, v in out.items():
+            if v > MAX_MONEY:
+                raise CashboxError(C.AMOUNT_MISMATCH, f"payments of kind {kind} total {v}, more than {MAX_MONEY}")
     return out
 
 
@@ -392,16 +415,26 @@ def vat_sums(items: list[Item]) -> dict[str, int]:
     """VAT by tax percent (× 100, as a string key) of the positions."""
     out: dict[str, int] = {}
     for it in items:
-        if not it.taxes:
+        taxes = it.taxes
+        if not taxes:
             continue
         net = it.amount - it.discount
-        for t in it.taxes:
+        for t in taxes:
             if t.code is not None:
                 p = VAT_RATES[t.code].percent_x100 or 0
             else:
                 p = t.percent if t.percent in _RATE_BY_PERCENT else 0
+            vat = 0
+            if p:
+                if net >= 0:  # line_vat, inline
+                    den = 10000 + p
+                    vat, r = divmod(net * p, den)
+                    if 2 * r >= den:
+                        vat += 1
+                else:
+                    vat = line_vat(net, p)
             key = str(t.percent)
-            out[key] = out.get(key, 0) + (line_vat(net, p) if p else 0)
+            out[key] = out.get(key, 0) + vat
     return out
 
 

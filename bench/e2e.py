@@ -359,7 +359,7 @@ class Profiler:
 
 def cpu_seconds(root: int) -> tuple[float, float]:
     """CPU seconds (user + system) of process ``root`` (all its threads) and of all its
-    descendants (none in the default setup), from /proc."""
+    descendants (the crypto pool's forkserver and workers), from /proc."""
     tick = os.sysconf("SC_CLK_TCK")
     stats: dict[int, tuple[int, float]] = {}
     for entry in Path("/proc").iterdir():

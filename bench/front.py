@@ -3,7 +3,7 @@
 1. Ceiling: RSA-OAEP-SHA1 private decryptions per second with the default 4096-bit key on
    every core (one process per core, each decrypting in a loop), halved because a request
    needs two (layer 2 and layer 1).
-2. Throughput: a real front server (uvicorn + uvloop + httptools, its own process, a crypto thread per core)
+2. Throughput: a real front server (uvicorn + uvloop + httptools, its own process, crypto pool on every core)
    on loopback with durable storage (SQLite WAL, synchronous=FULL, or
    ``KASSAGATE_DATABASE_URL``), fed pre-built encrypted bodies with valid receipts and
    distinct RIDs over keep-alive connections; accepted (code 800) requests per second,
@@ -261,7 +261,7 @@ def main() -> None:
     print(f"accepted with durable storage: {rate:.0f} requests/s ({args.connections} connections)")
     per_request = cpu_used / max(accepted, 1)
     t_dec = sum(CPU_PER_DECRYPTION) / len(CPU_PER_DECRYPTION)
-    print(f"CPU per accepted request (server with its crypto threads, load client): {per_request * 1000:.2f} ms; "
+    print(f"CPU per accepted request (server, crypto workers, load client): {per_request * 1000:.2f} ms; "
           f"per RSA decryption: {t_dec * 1000:.2f} ms")
     print(f"load-independent ratio (2 decryptions' CPU / a request's CPU): {2 * t_dec / per_request:.2f}")
     print(f"ratio accepted/ceiling: {rate / ceiling:.2f}")

@@ -1,7 +1,7 @@
 """The front server's shared state: database, repositories, keys, crypto pool, caches.
 
 ``FrontContext.open(settings)`` prepares everything (keys generated on first start,
-migrations applied, crypto threads started); ``await ctx.close()`` releases it. The ``serve``
+migrations applied, crypto workers started); ``await ctx.close()`` releases it. The ``serve``
 command composes the front app with processing on one context.
 """
 
@@ -115,7 +115,7 @@ class FrontContext:
         )
         ctx._keys_checked = time.monotonic()
         log.info(
-            "front context ready: database %s, %d crypto threads, key generation %s",
+            "front context ready: database %s, %d crypto workers, key generation %s",
             db.engine.dialect.name,
             crypto.workers,
             ring.current.generation,

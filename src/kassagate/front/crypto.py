@@ -1,28 +1,69 @@
-"""The crypto pool: RSA and AES work off the event loop, on every core.
+"""The crypto worker pool: RSA and AES work off the event loop, on every core.
 
-A :class:`concurrent.futures.ThreadPoolExecutor` with one thread per core. ``cryptography``
-(47 and newer) releases the GIL for the whole RSA private-key operation, which is nearly all
-of a request's crypto cost (two RSA-OAEP decryptions of 1–5 ms each at 4096 bits), so the
-threads run it on every core at once while the event loop goes on. Measured on a 2-core
-machine: one thread 212 decryptions/s, two threads 429/s. Threads rather than worker
-processes: no pickling, no feeder and result threads, no second copy of the keys, and the
-private keys stay in the one process that loaded them. (A process pool cost about a third
-of the main process's CPU per request in ``bench/front.py``.)
+A :class:`concurrent.futures.ProcessPoolExecutor` (``forkserver`` start method, so that no
+worker inherits the server's threads or sockets) with one process per core. Each worker
+loads the private keys once, in its initializer; a request costs one round trip that opens
+both layers (:func:`kassagate.front.envelope.open_envelope`).
 
-A request costs one call that opens both layers (:func:`kassagate.front.envelope.open_envelope`).
-When the keys rotate, :meth:`CryptoPool.reload` swaps the key ring: calls already running
-finish with the ring they started with.
+When the keys rotate, :meth:`CryptoPool.reload` starts a new pool with the new key ring and
+lets the old one finish what it has in flight.
 """
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
-import sys
-from concurrent.futures import ThreadPoolExecutor
+import threading
+import time
+from concurrent.futures import Executor, ProcessPoolExecutor
 
 from kassagate.front import envelope
 from kassagate.front.keys import KeyRing
+
+_first: envelope.Layer | None = None
+_second: envelope.Layer | None = None
+
+Generation = tuple[bytes, bytes, bytes, bytes]
+
+
+def _ring_args(ring: KeyRing) -> list[Generation]:
+    return [(m.rsa_first_pem, m.rsa_second_pem, m.hmac_first, m.hmac_second) for m in ring.accepted()]
+
+
+def _watch_server(pid: int) -> None:
+    """Exit when the server process is gone (killed without shutting the pool down): a
+    worker must not outlive it holding the private keys."""
+    while True:
+        time.sleep(1.0)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            os._exit(0)
+        except PermissionError:
+            continue
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                if f.read().rsplit(b")", 1)[1].split()[0] == b"Z":
+                    os._exit(0)
+        except (OSError, IndexError):
+            continue
+
+
+def _init_worker(generations: list[Generation], server_pid: int) -> None:
+    global _first, _second
+    _first = envelope.Layer.from_pems([g[0] for g in generations], [g[2] for g in generations])
+    _second = envelope.Layer.from_pems([g[1] for g in generations], [g[3] for g in generations])
+    threading.Thread(target=_watch_server, args=(server_pid,), name="kassagate-watch-server", daemon=True).start()
+
+
+def _open(aab: bytes, dde: bytes) -> envelope.Opened:
+    assert _first is not None and _second is not None, "crypto worker not initialised"
+    return envelope.open_envelope(_first, _second, aab, dde)
+
+
+def _ready() -> bool:
+    return _first is not None
 
 
 def default_workers() -> int:
@@ -32,57 +73,42 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-class _Layers:
-    """Both layers' private keys of one key ring, loaded once."""
+class CryptoPool:
+    """Opens envelopes in worker processes holding the private keys."""
 
-    def __init__(self, ring: KeyRing) -> None:
+    def __init__(self, ring: KeyRing, workers: int | None = None) -> None:
+        self.workers = workers or default_workers()
+        self._ring = ring
+        self._pool = self._start(ring)
+        self._set_sizes(ring)
+
+    def _set_sizes(self, ring: KeyRing) -> None:
         accepted = ring.accepted()
-        self.first = envelope.Layer.from_pems([m.rsa_first_pem for m in accepted], [m.hmac_first for m in accepted])
-        self.second = envelope.Layer.from_pems([m.rsa_second_pem for m in accepted], [m.hmac_second for m in accepted])
         self.outer_sizes = frozenset(m.rsa_sizes()[1] for m in accepted)
         self.generation = ring.current.generation
 
-    def open(self, aab: bytes, dde: bytes) -> envelope.Opened:
-        return envelope.open_envelope(self.first, self.second, aab, dde)
-
-
-#: The interpreter's switch interval in a process with a crypto pool. A thread back from
-#: its RSA work needs the GIL for a few microseconds of Python; with the default 5 ms it
-#: can wait that long behind a busy event loop while its core idles (measured with a busy
-#: main thread and two decrypting threads: 158 decryptions/s at 5 ms, 223/s at 1 ms, 229/s
-#: at 0.2 ms).
-SWITCH_INTERVAL = 0.0005
-
-
-class CryptoPool:
-    """Opens envelopes on a pool of threads, one per core."""
-
-    def __init__(self, ring: KeyRing, workers: int | None = None) -> None:
-        if sys.getswitchinterval() > SWITCH_INTERVAL:
-            sys.setswitchinterval(SWITCH_INTERVAL)
-        self.workers = workers or default_workers()
-        self._layers = _Layers(ring)
-        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="kassagate-crypto")
-
-    @property
-    def outer_sizes(self) -> frozenset[int]:
-        return self._layers.outer_sizes
-
-    @property
-    def generation(self) -> str:
-        return self._layers.generation
+    def _start(self, ring: KeyRing) -> Executor:
+        ctx = multiprocessing.get_context("forkserver")
+        return ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=ctx, initializer=_init_worker, initargs=(_ring_args(ring), os.getpid())
+        )
 
     async def warm_up(self) -> None:
-        """Start every thread now rather than on the first requests."""
+        """Start every worker now rather than on the first requests."""
         loop = asyncio.get_running_loop()
-        await asyncio.gather(*(loop.run_in_executor(self._pool, int) for _ in range(self.workers * 2)))
+        await asyncio.gather(*(loop.run_in_executor(self._pool, _ready) for _ in range(self.workers * 2)))
 
     async def open(self, aab: bytes, dde: bytes) -> envelope.Opened:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self._layers.open, aab, dde)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, _open, aab, dde)
 
     async def reload(self, ring: KeyRing) -> None:
-        """Switch to a new key ring; envelopes already being opened finish with the old one."""
-        self._layers = await asyncio.to_thread(_Layers, ring)
+        """Switch to a new key ring; requests already submitted finish on the old pool."""
+        old = self._pool
+        self._pool = self._start(ring)
+        self._ring = ring
+        self._set_sizes(ring)
+        await self.warm_up()
+        await asyncio.to_thread(old.shutdown, True)
 
     async def close(self) -> None:
         await asyncio.to_thread(self._pool.shutdown, True, cancel_futures=True)

@@ -2,10 +2,10 @@
 
 Each layer: ``key`` = base64(RSA-OAEP-SHA1(K)), ``data`` = base64(M ‖ IV ‖ C) with
 M = HMAC-SHA512(hmac key, IV ‖ C) and C = AES-256-CTR(K, P), IV the full 128-bit initial
-counter block. :func:`open_envelope` undoes both layers; it is pure CPU and runs on the
-crypto pool's threads (``kassagate.front.crypto``).
+counter block. :func:`open_envelope` undoes both layers; it is pure CPU and runs in the
+crypto worker processes (``kassagate.front.crypto``), where the private keys live.
 
-The outcome is a plain tuple: ``(stage, detail, layer2, layer1)`` where
+The outcome is a plain tuple (cheap to pickle): ``(stage, detail, layer2, layer1)`` where
 ``stage`` is one of :data:`OK`, :data:`OUTER_RSA`, :data:`OUTER_HMAC`, :data:`OUTER_NOT_OBJECT`,
 :data:`INNER_MISSING`, :data:`INNER_RSA`, :data:`INNER_HMAC`. On :data:`OK`, ``layer1`` is the
 decoded receipt JSON (any JSON value; ``None`` plus ``detail`` when it is not JSON at all).

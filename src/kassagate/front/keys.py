@@ -37,7 +37,7 @@ class KeyFilesError(RuntimeError):
 
 @dataclass(frozen=True)
 class KeyMaterial:
-    """One generation: private keys as PEM bytes and HMAC keys."""
+    """One generation: private keys as PEM bytes (to hand to worker processes) and HMAC keys."""
 
     generation: str
     rsa_first_pem: bytes

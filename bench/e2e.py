@@ -321,8 +321,6 @@ class Profiler:
 
     #: (what, a substring of a frame): a sample counts for the first whose frame is in its stack.
     CATEGORIES = (
-        ("crypto threads: RSA decryption", "_rsa_unwrap"),
-        ("crypto threads: HMAC, AES, JSON", "kassagate/front/envelope.py"),
         ("status: QR PNG", "qr_png.py"),
         ("status: other", "create_front_app.<locals>.status"),
         ("intake: store (group commit)", "RequestWriter."),

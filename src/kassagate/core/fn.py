@@ -222,8 +222,7 @@ class FiscalDrive:
         if not checked:
             self.check(fd_type, now)
         fd = self.last_fd + 1
-        data = canonical_bytes(fd_type, self.serial, fd, now, total, sign)
-        fp = printed_fp(_signer(_key_bytes(self.key_hex))(data))
+        fp = printed_fp(fiscal_sign(self.key, canonical_bytes(fd_type, self.serial, fd, now, total, sign)))
         self.last_fd = fd
         if self.ofd_down:
             self.unsent += 1

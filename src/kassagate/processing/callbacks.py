@@ -26,11 +26,26 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from sqlalchemy import BigInteger, Column, ForeignKey, Integer, String, Table, Text, and_, insert, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 
-from kassagate.processing.queue import now_us
-from kassagate.storage.db import Database
+from kassagate.storage.db import Database, utc_micros
 from kassagate.storage.schema import Id, kassas, metadata
+from kassagate.storage.sqlite_thread import sqlite_statement
 
 log = logging.getLogger("kassagate.callbacks")
 
@@ -68,17 +83,35 @@ def verify(
     return hmac.compare_digest(sign(secret, timestamp, body), signature)
 
 
-async def enqueue(conn: Any, request_id: int, kassaid: str) -> None:
-    """In the transaction that ends a request: an outbox row if the kassa has a callback URL."""
-    url = (await conn.execute(select(kassas.c.callback_url).where(kassas.c.kassaid == kassaid))).scalar()
-    if not url:
-        return
-    now = now_us()
-    await conn.execute(
-        insert(callbacks).values(
-            request_id=request_id, kassaid=kassaid, url=url, next_attempt_at=now, created_at=now, attempts=0
-        )
+def _enqueue_statement() -> Any:
+    """The outbox row of an ended request, written in the transaction that ends it when
+    its kassa has a callback URL (an ``INSERT … SELECT`` from the kassa: no row without
+    a URL)."""
+    now = bindparam("cb_now", type_=BigInteger)
+    return insert(callbacks).from_select(
+        ["request_id", "kassaid", "url", "attempts", "next_attempt_at", "created_at"],
+        select(
+            bindparam("cb_request_id", type_=BigInteger),
+            kassas.c.kassaid,
+            kassas.c.callback_url,
+            literal(0, type_=Integer),
+            now,
+            now,
+        ).where(
+            kassas.c.kassaid == bindparam("cb_kassaid", type_=String),
+            kassas.c.callback_url.is_not(None),
+            kassas.c.callback_url != "",
+        ),
     )
+
+
+ENQUEUE = _enqueue_statement()
+ENQUEUE_SQLITE = sqlite_statement(ENQUEUE)
+
+
+def enqueue_params(end: Any) -> dict[str, Any]:
+    """The parameters of :data:`ENQUEUE` for a ``queue.End``."""
+    return {"cb_request_id": end.request_id, "cb_kassaid": end.callback_kassaid, "cb_now": utc_micros()}
 
 
 @dataclass
@@ -118,7 +151,7 @@ class CallbackSender:
             await self._client.aclose()
 
     async def deliver_due(self) -> int:
-        now = now_us()
+        now = utc_micros()
         lease = now + int((self.timeout + 5) * 1_000_000)
         due = (
             select(callbacks.c.id)
@@ -176,7 +209,7 @@ class CallbackSender:
         except Exception as exc:
             log.exception("callback %s: unexpected failure", cb_id)
             error = f"internal error ({type(exc).__name__})"
-        now = now_us()
+        now = utc_micros()
         values: dict[str, Any] = {"lease_until": None, "last_error": error}
         if error is None:
             values["delivered_at"] = now

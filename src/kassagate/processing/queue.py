@@ -9,15 +9,18 @@ worker that dies leaves its lease to expire, and the request is claimed again.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import BigInteger, Integer, String, Text, and_, bindparam, or_, select, update
 
+from kassagate.processing import callbacks
 from kassagate.storage.db import Database
 from kassagate.storage.group import GroupCommit
 from kassagate.storage.schema import requests
+from kassagate.storage.sqlite_thread import SqliteStatement, sqlite_statement
 
 PENDING, FISCALIZED, FAILED, DEBUG = 0, 1, 2, 3
 
@@ -64,9 +67,8 @@ _CLAIM_COLUMNS = (
 )
 
 
-async def claim(db: Database, owner: str, *, limit: int, lease_us: int) -> list[Claimed]:
-    """Take up to ``limit`` due requests for ``owner`` under a lease of ``lease_us``."""
-    now = now_us()
+def _due_ids(*, for_update: bool) -> Any:
+    now = bindparam("q_now", type_=BigInteger)
     due = (
         select(requests.c.id)
         .where(
@@ -75,67 +77,180 @@ async def claim(db: Database, owner: str, *, limit: int, lease_us: int) -> list[
             or_(requests.c.lease_until.is_(None), requests.c.lease_until < now),
         )
         .order_by(requests.c.id)
-        .limit(limit)
+        .limit(bindparam("q_limit", type_=Integer))
     )
-    if not db.is_sqlite:
-        due = due.with_for_update(skip_locked=True)
-    stmt = (
+    return due.with_for_update(skip_locked=True) if for_update else due
+
+
+def _claim_statement(*, for_update: bool) -> Any:
+    return (
         update(requests)
-        .where(requests.c.id.in_(due.scalar_subquery()))
-        .values(lease_owner=owner, lease_until=now + lease_us, attempts=requests.c.attempts + 1)
+        .where(requests.c.id.in_(_due_ids(for_update=for_update).scalar_subquery()))
+        .values(
+            lease_owner=bindparam("q_owner", type_=String),
+            lease_until=bindparam("q_lease_until", type_=BigInteger),
+            attempts=requests.c.attempts + 1,
+        )
         .returning(*_CLAIM_COLUMNS)
     )
-    async with db.write_connection() as conn:
-        rows = (await conn.execute(stmt)).all()
+
+
+def _mine() -> Any:
+    """The guard of every write by a lease holder: the request is still pending and still
+    leased to ``q_owner``."""
+    return and_(
+        requests.c.id == bindparam("q_id", type_=BigInteger),
+        requests.c.status == PENDING,
+        requests.c.lease_owner == bindparam("q_owner", type_=String),
+    )
+
+
+#: The statements of the queue, written once: PostgreSQL runs them through the async
+#: engine, SQLite as their compiled text on the SQLite thread (``Database.sqlite_write``).
+CLAIM_PG = _claim_statement(for_update=True)
+CLAIM_SQLITE = sqlite_statement(_claim_statement(for_update=False))
+RECORD = update(requests).where(_mine()).values(kkt_id=bindparam("q_kkt_id", type_=BigInteger))
+RECORD_SQLITE = sqlite_statement(RECORD)
+RETRY = (
+    update(requests)
+    .where(_mine())
+    .values(
+        next_attempt_at=bindparam("q_next", type_=BigInteger),
+        lease_owner=None,
+        lease_until=None,
+        error_text=bindparam("q_note", type_=Text),
+    )
+)
+RETRY_SQLITE = sqlite_statement(RETRY)
+
+
+def _end_statement(columns: tuple[str, ...]) -> Any:
+    return update(requests).where(_mine()).values({c: bindparam(f"v_{c}", type_=requests.c[c].type) for c in columns})
+
+
+_END: dict[tuple[str, ...], tuple[Any, SqliteStatement]] = {}
+
+
+def end_statement(columns: tuple[str, ...]) -> tuple[Any, SqliteStatement]:
+    """The UPDATE that ends a request by setting ``columns`` (parameters ``v_<column>``),
+    for PostgreSQL and as SQLite text."""
+    got = _END.get(columns)
+    if got is None:
+        stmt = _end_statement(columns)
+        got = _END[columns] = (stmt, sqlite_statement(stmt))
+    return got
+
+
+def _claim_rows(conn: sqlite3.Connection, params: dict[str, Any]) -> list[Any]:
+    return conn.execute(CLAIM_SQLITE.sql, CLAIM_SQLITE.params(params)).fetchall()
+
+
+def _rowcount(conn: sqlite3.Connection, stmt: SqliteStatement, params: dict[str, Any]) -> int:
+    return conn.execute(stmt.sql, stmt.params(params)).rowcount
+
+
+async def claim(db: Database, owner: str, *, limit: int, lease_us: int) -> list[Claimed]:
+    """Take up to ``limit`` due requests for ``owner`` under a lease of ``lease_us``."""
+    now = now_us()
+    params = {"q_now": now, "q_limit": limit, "q_owner": owner, "q_lease_until": now + lease_us}
+    if db.is_sqlite:
+        rows = await db.sqlite_write(_claim_rows, params)
+    else:
+        async with db.write_connection() as conn:
+            rows = (await conn.execute(CLAIM_PG, params)).all()
     return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
 
 
-def _mine(request_id: int, owner: str) -> Any:
-    return and_(requests.c.id == request_id, requests.c.status == PENDING, requests.c.lease_owner == owner)
+async def _write_one(db: Database, stmt: Any, lite: SqliteStatement, params: dict[str, Any]) -> int:
+    """Rows changed by one guarded UPDATE in its own transaction."""
+    if db.is_sqlite:
+        return await db.sqlite_write(_rowcount, lite, params)
+    async with db.write_connection() as conn:
+        return (await conn.execute(stmt, params)).rowcount
 
 
 async def record_register(db: Database, request_id: int, owner: str, kkt_id: int) -> bool:
     """Write down, before sending, which register the request goes to: after a crash the
     next worker asks that register first instead of fiscalizing elsewhere."""
-    async with db.write_connection() as conn:
-        res = await conn.execute(update(requests).where(_mine(request_id, owner)).values(kkt_id=kkt_id))
-    return res.rowcount == 1
+    params = {"q_id": request_id, "q_owner": owner, "q_kkt_id": kkt_id}
+    return await _write_one(db, RECORD, RECORD_SQLITE, params) == 1
 
 
 async def retry_later(db: Database, request_id: int, owner: str, *, delay_us: int, note: str) -> None:
-    async with db.write_connection() as conn:
-        await conn.execute(
-            update(requests)
-            .where(_mine(request_id, owner))
-            .values(next_attempt_at=now_us() + delay_us, lease_owner=None, lease_until=None, error_text=note)
-        )
+    params = {"q_id": request_id, "q_owner": owner, "q_next": now_us() + delay_us, "q_note": note}
+    await _write_one(db, RETRY, RETRY_SQLITE, params)
+
+
+@dataclass(frozen=True, slots=True)
+class End:
+    """One request to end: the columns to set (:func:`end_values`) and the kassa whose
+    callback URL, if it has one, gets an outbox row in the same transaction."""
+
+    request_id: int
+    owner: str
+    values: dict[str, Any]
+    callback_kassaid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ended:
+    """``ended``: this call ended the request (False: it had already ended, or another
+    worker holds it now). ``callback``: an outbox row was written for it."""
+
+    ended: bool
+    callback: bool = False
+
+
+def _end_params(end: End) -> dict[str, Any]:
+    params = {f"v_{c}": v for c, v in end.values.items()}
+    params["q_id"], params["q_owner"] = end.request_id, end.owner
+    return params
+
+
+def _end_sqlite(conn: sqlite3.Connection, batch: list[End]) -> list[Ended]:
+    out: list[Ended] = []
+    for end in batch:
+        _, lite = end_statement(tuple(end.values))
+        if conn.execute(lite.sql, lite.params(_end_params(end))).rowcount != 1:
+            out.append(Ended(False))
+            continue
+        queued = False
+        if end.callback_kassaid is not None:
+            enqueue = callbacks.ENQUEUE_SQLITE
+            queued = conn.execute(enqueue.sql, enqueue.params(callbacks.enqueue_params(end))).rowcount == 1
+        out.append(Ended(True, queued))
+    return out
 
 
 class Finisher:
     """Ends requests with group commit (``storage.group``): ends arriving while a
     transaction runs are written together in the next one, each with its own guarded
-    ``UPDATE`` and its ``also(conn)`` (the callback outbox) in that same transaction."""
+    ``UPDATE`` and, when the kassa has a callback URL, its outbox row
+    (:mod:`kassagate.processing.callbacks`) in that same transaction."""
 
     def __init__(self, db: Database, *, max_batch: int = 256) -> None:
         self.db = db
-        self._group: GroupCommit[tuple[int, str, dict[str, Any], Any], bool] = GroupCommit(
-            self._commit, max_batch=max_batch, name="kassagate-finisher"
-        )
+        self._group: GroupCommit[End, Ended] = GroupCommit(self._commit, max_batch=max_batch, name="kassagate-finisher")
 
-    async def finish(self, request_id: int, owner: str, values: dict[str, Any], also: Any) -> bool:
-        """False if the request had already ended or another worker holds it now."""
-        return await self._group.submit((request_id, owner, values, also))
+    async def finish(self, end: End) -> Ended:
+        return await self._group.submit(end)
 
-    async def _commit(self, batch: list[tuple[int, str, dict[str, Any], Any]]) -> list[bool]:
-        ended: list[bool] = []
+    async def _commit(self, batch: list[End]) -> list[Ended]:
+        if self.db.is_sqlite:
+            return await self.db.sqlite_write(_end_sqlite, batch)
+        out: list[Ended] = []
         async with self.db.write_connection() as conn:
-            for request_id, owner, values, also in batch:
-                res = await conn.execute(update(requests).where(_mine(request_id, owner)).values(**values))
-                ok = res.rowcount == 1
-                if ok and also is not None:
-                    await also(conn)
-                ended.append(ok)
-        return ended
+            for end in batch:
+                stmt, _ = end_statement(tuple(end.values))
+                if (await conn.execute(stmt, _end_params(end))).rowcount != 1:
+                    out.append(Ended(False))
+                    continue
+                queued = False
+                if end.callback_kassaid is not None:
+                    res = await conn.execute(callbacks.ENQUEUE, callbacks.enqueue_params(end))
+                    queued = res.rowcount == 1
+                out.append(Ended(True, queued))
+        return out
 
 
 def end_values(
@@ -170,10 +285,11 @@ async def finish(
     error_text: str | None = None,
     kkt_id: int | None = None,
     kassaid: str | None = None,
-    also: Any = None,
+    callback_kassaid: str | None = None,
 ) -> bool:
-    """End a request: fiscalized (``fiscal``) or failed (``error_code``). ``also(conn)``
-    runs in the same transaction (the callback outbox). False if the request had already
+    """End a request: fiscalized (``fiscal``) or failed (``error_code``); with an outbox
+    row when ``callback_kassaid`` has a callback URL. False if the request had already
     ended or another worker holds it now."""
     values = end_values(fiscal=fiscal, error_code=error_code, error_text=error_text, kkt_id=kkt_id, kassaid=kassaid)
-    return await Finisher(db).finish(request_id, owner, values, also)
+    ended = await Finisher(db).finish(End(request_id, owner, values, callback_kassaid))
+    return ended.ended

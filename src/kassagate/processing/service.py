@@ -7,12 +7,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
-from kassagate.processing import callbacks
 from kassagate.processing.callbacks import CallbackSender
 from kassagate.processing.monitor import RegisterMonitor
 from kassagate.processing.queue import PENDING
@@ -38,11 +38,19 @@ async def render_status(db: Database, request_id: int) -> dict[str, Any] | None:
 
 async def wait_ended(db: Database, request_id: int, seconds: float, *, woken: asyncio.Event | None = None) -> bool:
     """Whether the request ends (is no longer pending) within ``seconds``. ``woken`` is set
-    by this process's worker when it ends the request; requests ended by other processes
-    are seen by looking at the database every ``WAIT_POLL_SECONDS``."""
+    by this process's worker when it ends the request: then the database is not read at
+    all. Requests ended by other processes are seen by looking at the database every
+    ``WAIT_POLL_SECONDS``."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     while True:
+        left = deadline - loop.time()
+        if woken is not None:
+            try:
+                await asyncio.wait_for(woken.wait(), timeout=max(0.0, min(left, WAIT_POLL_SECONDS)))
+                return True
+            except TimeoutError:
+                pass
         async with db.engine.connect() as conn:
             status = (await conn.execute(select(requests.c.status).where(requests.c.id == request_id))).scalar()
         if status != PENDING:
@@ -52,24 +60,26 @@ async def wait_ended(db: Database, request_id: int, seconds: float, *, woken: as
             return False
         if woken is None:
             await asyncio.sleep(min(left, WAIT_POLL_SECONDS))
-            continue
-        try:
-            await asyncio.wait_for(woken.wait(), timeout=min(left, WAIT_POLL_SECONDS))
-            return True
-        except TimeoutError:
-            continue
+
+
+#: How many recently ended request ids a :class:`Processing` remembers, so that a waiter
+#: that arrives just after its request ended does not wait for the next database poll.
+RECENTLY_ENDED = 4096
 
 
 class Processing:
     def __init__(self, db: Database, data_dir: Path, config: ProcessingConfig | None = None) -> None:
         self.db = db
         self.registers = RegisterDirectory(db, data_dir)
-        self.worker = Worker(db, self.registers, config or ProcessingConfig.from_env(), on_finish_tx=callbacks.enqueue)
         self.sender = CallbackSender(db, render=functools.partial(render_status, db))
+        self.worker = Worker(
+            db, self.registers, config or ProcessingConfig.from_env(), on_callback_queued=self.sender.wake
+        )
         self.monitor = RegisterMonitor(db, self.registers)
         self.worker.shift_left = self.monitor.shift_left
         self.worker.listeners.append(self._ended)
         self._waiters: dict[int, list[asyncio.Event]] = {}
+        self._recently_ended: OrderedDict[int, None] = OrderedDict()
         self._tasks: list[asyncio.Task[None]] = []
 
     async def on_accepted(self, request_id: int) -> None:
@@ -77,13 +87,17 @@ class Processing:
         self.worker.wake()
 
     async def _ended(self, request_id: int, status: int) -> None:
-        self.sender.wake()
+        self._recently_ended[request_id] = None
+        if len(self._recently_ended) > RECENTLY_ENDED:
+            self._recently_ended.popitem(last=False)
         for event in self._waiters.pop(request_id, []):
             event.set()
 
     async def wait_finished(self, request_id: int, seconds: float) -> bool:
         """Wait up to ``seconds`` for the request to end (fiscalized or failed), here or in
         another process."""
+        if request_id in self._recently_ended:
+            return True
         event = asyncio.Event()
         self._waiters.setdefault(request_id, []).append(event)
         try:

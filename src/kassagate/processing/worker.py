@@ -177,8 +177,10 @@ class Worker:
     config: ProcessingConfig = field(default_factory=ProcessingConfig)
     owner: str = field(default_factory=lambda: f"{os.getpid()}-{secrets.token_hex(4)}")
     listeners: list[Listener] = field(default_factory=list)
-    #: Runs in the transaction that ends a request (the callback outbox).
-    on_finish_tx: Callable[[Any, int, str], Awaitable[None]] | None = None
+    #: Whether ending a request also writes its callback outbox row (kassas with a URL).
+    callbacks: bool = True
+    #: Called after a request's end committed an outbox row (wakes the callback sender).
+    on_callback_queued: Callable[[], None] | None = None
     #: kkt id -> seconds left in the register's shift, as the monitor last saw it.
     shift_left: dict[int, float] = field(default_factory=dict)
 
@@ -442,17 +444,15 @@ class Worker:
         kassaid: str | None = None,
     ) -> None:
         status = queue.FISCALIZED if fiscal is not None else queue.FAILED
-
-        async def also(conn: Any) -> None:
-            if self.on_finish_tx is not None:
-                await self.on_finish_tx(conn, c.id, kassaid or c.kassaid)
-
         values = queue.end_values(
             fiscal=fiscal, error_code=error_code, error_text=error_text, kkt_id=kkt_id, kassaid=kassaid
         )
-        ended = await self._finisher.finish(c.id, self.owner, values, also)
-        if not ended:
+        callback_kassaid = (kassaid or c.kassaid) if self.callbacks else None
+        ended = await self._finisher.finish(queue.End(c.id, self.owner, values, callback_kassaid))
+        if not ended.ended:
             return
+        if ended.callback and self.on_callback_queued is not None:
+            self.on_callback_queued()
         if fiscal is None:
             # The text stays in the request's status: it may quote the receipt.
             log.warning("request %s failed with code %s", c.id, error_code)

@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
@@ -22,6 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.util import await_only
 
 from kassagate.config import normalize_database_url
+from kassagate.storage.sqlite_thread import SqliteThread
+
+R = TypeVar("R")
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -116,10 +120,22 @@ class Database:
     #: the monitor, callbacks) queue here instead of sleeping in SQLite's busy handler
     #: (sleeps of up to 100 ms each). Other processes still meet the busy timeout.
     write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _sqlite_thread: SqliteThread | None = field(default=None, init=False, repr=False)
 
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
+
+    async def sqlite_write(self, fn: Callable[..., R], *args: Any) -> R:
+        """SQLite only: ``fn(conn, *args)`` (a plain :mod:`sqlite3` connection) in one write
+        transaction on the process's SQLite thread (:mod:`kassagate.storage.sqlite_thread`),
+        under :attr:`write_lock`; its result once committed."""
+        if self._sqlite_thread is None:
+            if not self.is_sqlite:
+                raise RuntimeError("sqlite_write needs an SQLite database")
+            self._sqlite_thread = SqliteThread(self.engine.url.database or "", busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS)
+        async with self.write_lock:
+            return await self._sqlite_thread.write(fn, *args)
 
     def write_connection(self) -> Any:
         """A context manager giving a connection in a write transaction (``BEGIN IMMEDIATE``
@@ -128,6 +144,9 @@ class Database:
         return _WriteTx(self.engine, self.write_lock if self.is_sqlite else None)
 
     async def close(self) -> None:
+        if self._sqlite_thread is not None:
+            await self._sqlite_thread.close()
+            self._sqlite_thread = None
         await self.engine.dispose()
 
 

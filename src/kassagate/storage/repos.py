@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sqlite3
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -16,6 +14,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from kassagate.storage.db import Database, utc_micros
+from kassagate.storage.errors import StorageError
 from kassagate.storage.group import GroupCommit
 from kassagate.storage.schema import clusters, kassas, kkts, requests
 from kassagate.storage.tokens import hash_token
@@ -25,10 +24,6 @@ log = logging.getLogger(__name__)
 FnState = Literal["ok", "full", "broken", "blocked"]
 FN_STATES: tuple[str, ...] = ("ok", "full", "broken", "blocked")
 ACCOUNT_TYPES: tuple[str, ...] = ("standard", "vending")
-
-
-class StorageError(Exception):
-    """The database refused or could not take a write (the message names no data)."""
 
 
 class DuplicateError(ValueError):
@@ -312,7 +307,7 @@ class RequestWriter:
         self._group: GroupCommit[dict[str, Any], Stored] = GroupCommit(
             self._commit, max_batch=max_batch, name="kassagate-request-writer"
         )
-        self._sqlite = _SqliteWriter(db.engine.url.database or "") if db.is_sqlite else None
+        self._sql: dict[tuple[str, ...], str] = {}
         dialect = sqlite if db.is_sqlite else postgresql
         self._stmt = (
             dialect.insert(requests)
@@ -324,9 +319,8 @@ class RequestWriter:
         return await self._group.submit(row)
 
     async def _commit(self, rows: list[dict[str, Any]]) -> list[Stored]:
-        if self._sqlite is not None:
-            async with self.db.write_lock:  # one writer at a time in this process (db.py)
-                return await self._sqlite.commit(rows)
+        if self.db.is_sqlite:
+            return await self.db.sqlite_write(self._insert_sqlite, rows)
         async with self.db.write_connection() as conn:
             res = await conn.execute(self._stmt, rows)
             inserted = {r.nuid: r.id for r in res}
@@ -348,37 +342,6 @@ class RequestWriter:
                 out.append(Stored(id=None, duplicate_of=dict(first)))
         return out
 
-    async def close(self) -> None:
-        await self._group.close()
-        if self._sqlite is not None:
-            await self._sqlite.close()
-
-
-class _SqliteWriter:
-    """The SQLite side of :class:`RequestWriter`: a whole batch (``BEGIN IMMEDIATE``, the
-    inserts, ``COMMIT``) runs in one call on a dedicated thread with its own connection,
-    so a batch costs one hand-off between threads instead of one per statement. The
-    connection has the pragmas of :mod:`kassagate.storage.db` (WAL, ``synchronous=FULL``)
-    and is reopened after any error."""
-
-    def __init__(self, path: str) -> None:
-        self._path = path
-        self._conn: sqlite3.Connection | None = None
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kassagate-sqlite-writer")
-        self._sql: dict[tuple[str, ...], str] = {}
-
-    def _connect(self) -> sqlite3.Connection:
-        from kassagate.storage.db import SQLITE_BUSY_TIMEOUT_MS
-
-        conn = sqlite3.connect(
-            self._path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
-        )
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA foreign_keys=ON")
-        return conn
-
     def _insert_sql(self, columns: tuple[str, ...]) -> str:
         sql = self._sql.get(columns)
         if sql is None:
@@ -391,49 +354,26 @@ class _SqliteWriter:
             self._sql[columns] = sql
         return sql
 
-    def _commit_sync(self, rows: list[dict[str, Any]]) -> list[Stored]:
-        if self._conn is None:
-            self._conn = self._connect()
-        conn = self._conn
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            out: list[Stored] = []
-            for row in rows:
-                got = conn.execute(self._insert_sql(tuple(row)), row).fetchone()
-                if got is not None:
-                    out.append(Stored(id=int(got[0])))
-                    continue
-                first = conn.execute(
-                    "SELECT id, nuid, qnuid, receipt_hash FROM requests WHERE rid_scope = ? AND rid = ?",
-                    (row["rid_scope"], row["rid"]),
-                ).fetchone()
-                if first is None:
-                    raise StorageError("insert skipped without a conflicting row")
-                out.append(Stored(id=None, duplicate_of=dict(zip(("id", "nuid", "qnuid", "receipt_hash"), first,
-                                                                   strict=True))))
-            conn.execute("COMMIT")
-            return out
-        except BaseException as exc:
-            self._conn = None
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            with contextlib.suppress(sqlite3.Error):
-                conn.close()
-            if isinstance(exc, sqlite3.Error):
-                raise StorageError(f"SQLite: {type(exc).__name__}: {exc}") from None
-            raise
-
-    async def commit(self, rows: list[dict[str, Any]]) -> list[Stored]:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self._commit_sync, rows)
-
-    def _close_sync(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+    def _insert_sqlite(self, conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> list[Stored]:
+        """The batch in one transaction on the SQLite thread (``Database.sqlite_write``)."""
+        out: list[Stored] = []
+        for row in rows:
+            got = conn.execute(self._insert_sql(tuple(row)), row).fetchone()
+            if got is not None:
+                out.append(Stored(id=int(got[0])))
+                continue
+            first = conn.execute(
+                "SELECT id, nuid, qnuid, receipt_hash FROM requests WHERE rid_scope = ? AND rid = ?",
+                (row["rid_scope"], row["rid"]),
+            ).fetchone()
+            if first is None:
+                raise StorageError("insert skipped without a conflicting row")
+            out.append(Stored(id=None, duplicate_of=dict(zip(("id", "nuid", "qnuid", "receipt_hash"), first,
+                                                               strict=True))))
+        return out
 
     async def close(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._pool, self._close_sync)
-        self._pool.shutdown(wait=True)
+        await self._group.close()
 
 
 class Requests:

@@ -1,0 +1,109 @@
+"""Whole SQLite write transactions in one hand-off to a dedicated thread.
+
+Through SQLAlchemy's async layer over aiosqlite, every statement of a transaction
+(``BEGIN``, each ``UPDATE``, ``COMMIT``) is a round trip between the event loop and the
+driver's thread, and SQLAlchemy builds each statement's cache key and result on the event
+loop. The hot writes of kassagate (storing accepted requests, claiming them, ending them)
+instead run as one plain function on this thread, with its own :mod:`sqlite3` connection:
+one hand-off per transaction, however many statements it holds.
+
+The connection has the pragmas of :mod:`kassagate.storage.db` (WAL, ``synchronous=FULL``,
+busy timeout, foreign keys) and is reopened after any error. Callers hold
+:attr:`kassagate.storage.db.Database.write_lock` around :meth:`SqliteThread.write`, so
+that these transactions and the SQLAlchemy ones of the same process queue for the single
+SQLite writer instead of sleeping in its busy handler.
+
+Statements are written once, as SQLAlchemy Core, and compiled here to SQLite's SQL text
+(:func:`sqlite_statement`): PostgreSQL runs the same statements through the async engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.sql import ClauseElement
+
+from kassagate.storage.errors import StorageError
+
+R = TypeVar("R")
+
+_NAMED = sqlite_dialect.dialect(paramstyle="named")
+
+
+@dataclass(frozen=True, slots=True)
+class SqliteStatement:
+    """A Core statement compiled to SQLite text with ``:name`` parameters. ``defaults``
+    are the values SQLAlchemy bound itself (literals of the statement); the caller gives
+    the ``bindparam`` ones."""
+
+    sql: str
+    defaults: dict[str, Any]
+
+    def params(self, given: dict[str, Any]) -> dict[str, Any]:
+        return {**self.defaults, **given}
+
+
+def sqlite_statement(stmt: ClauseElement) -> SqliteStatement:
+    compiled = stmt.compile(dialect=_NAMED)
+    values = compiled.params
+    defaults = {name: values[name] for bind, name in compiled.bind_names.items() if not bind.required}
+    return SqliteStatement(str(compiled), defaults)
+
+
+class SqliteThread:
+    """Runs ``fn(conn, *args)`` inside ``BEGIN IMMEDIATE`` … ``COMMIT`` on one thread."""
+
+    def __init__(self, path: str, *, busy_timeout_ms: int) -> None:
+        self._path = path
+        self._busy_timeout_ms = busy_timeout_ms
+        self._conn: sqlite3.Connection | None = None
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kassagate-sqlite-writer")
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self._path, timeout=self._busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
+        )
+        conn.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        return conn
+
+    def _run(self, fn: Callable[..., R], args: tuple[Any, ...]) -> R:
+        if self._conn is None:
+            self._conn = self._connect()
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            result = fn(conn, *args)
+            conn.execute("COMMIT")
+            return result
+        except BaseException as exc:
+            self._conn = None
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+            if isinstance(exc, sqlite3.Error):
+                raise StorageError(f"SQLite: {type(exc).__name__}: {exc}") from None
+            raise
+
+    async def write(self, fn: Callable[..., R], *args: Any) -> R:
+        """``fn(conn, *args)`` in one write transaction; its result once committed."""
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._run, fn, args)
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    async def close(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._pool, self._close)
+        self._pool.shutdown(wait=True)

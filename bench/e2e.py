@@ -8,7 +8,8 @@ ceiling measured in the same run.
    workers, the in-process virtual register; SQLite, default 4096-bit keys, generated once
    before any timing), a kassa with a virtual register. Encrypted bodies (valid receipts,
    distinct RIDs) are built before timing with ``kassagate.client``'s envelope.
-3. Full load: a bounded number of keep-alive connections send for a fixed time, each as
+3. Full load: a bounded number of keep-alive connections (a uvloop client in the bench's
+   process, whose CPU competes with the server's) send for a fixed time, each as
    fast as answers come. Fiscalized/s = requests accepted in that time that end
    fiscalized, divided by the time from the first POST until the last of them is
    fiscalized (its ``finished_at`` in the service database, which the bench reads without
@@ -45,6 +46,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import uvloop
 
 from front import CPU_PER_DECRYPTION, free_port, receipt, rsa_ceiling
 from kassagate.client.envelope import PublicKeys, encode_json, seal
@@ -414,7 +417,7 @@ def main() -> None:
             synced = build_bodies(keys, count // 2, "synced", server.port, wait=SYNC_WAIT)
 
             # warm up: connections, crypto pool, the register's shift, caches
-            warm_phase, _, _ = asyncio.run(full_load(server.port, warm, 16, 120.0))
+            warm_phase, _, _ = uvloop.run(full_load(server.port, warm, 16, 120.0))
             if warm_phase.codes.get("800", 0) != len(warm):
                 raise SystemExit(f"warm-up: not every request was accepted: {dict(warm_phase.codes)}")
             wait_fiscalized(server, "warm", len(warm), 120)
@@ -426,7 +429,7 @@ def main() -> None:
             prof.start("full-load", args.seconds)
             cpu0 = cpu_seconds(server.proc.pid)
             t0_wall = time.time()
-            phase, elapsed, left = asyncio.run(full_load(server.port, full, args.connections, args.seconds))
+            phase, elapsed, left = uvloop.run(full_load(server.port, full, args.connections, args.seconds))
             if not left:
                 raise SystemExit("ran out of pre-built bodies before the time was up")
             accepted = len(phase.accepted)
@@ -435,7 +438,7 @@ def main() -> None:
             rate = fiscalized / span
             cpu1 = cpu_seconds(server.proc.pid)
             prof.report()
-            seen = asyncio.run(check_statuses(server.port, phase.accepted))
+            seen = uvloop.run(check_statuses(server.port, phase.accepted))
             with server.db() as db:
                 lat = [r[0] / 1000 for r in db.execute(
                     "SELECT finished_at - accepted_at FROM requests WHERE rid LIKE 'full-%' AND status = 1")]
@@ -457,7 +460,7 @@ def main() -> None:
 
             target = rate / 2
             prof.start("half-load", args.seconds)
-            intake, _, codes = asyncio.run(open_loop(server.port, half, target, args.seconds))
+            intake, _, codes = uvloop.run(open_loop(server.port, half, target, args.seconds))
             prof.report()
             wait_fiscalized(server, "half", codes.get("800", 0), 120)
             with server.db() as db:
@@ -470,7 +473,7 @@ def main() -> None:
             print(f"  acceptance to fiscal data (database: accepted_at to finished_at, µs clock): median "
                   f"{statistics.median(half_lat):.1f} ms, p95 {pct(half_lat, 0.95):.1f} ms")
 
-            answered, fiscal_in, codes2 = asyncio.run(open_loop(server.port, synced, target, args.seconds))
+            answered, fiscal_in, codes2 = uvloop.run(open_loop(server.port, synced, target, args.seconds))
             print(f"half load with the synchronous wait (\"wait\": {SYNC_WAIT}): answers "
                   f"{dict(sorted(codes2.items()))}, {len(fiscal_in)} of {len(answered)} answers carry the fiscal data")
             if not fiscal_in:

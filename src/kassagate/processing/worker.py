@@ -177,8 +177,6 @@ class Worker:
     config: ProcessingConfig = field(default_factory=ProcessingConfig)
     owner: str = field(default_factory=lambda: f"{os.getpid()}-{secrets.token_hex(4)}")
     listeners: list[Listener] = field(default_factory=list)
-    #: Whether ending a request also writes its callback outbox row (kassas with a URL).
-    callbacks: bool = True
     #: Called after a request's end committed an outbox row (wakes the callback sender).
     on_callback_queued: Callable[[], None] | None = None
     #: kkt id -> seconds left in the register's shift, as the monitor last saw it.
@@ -447,8 +445,8 @@ class Worker:
         values = queue.end_values(
             fiscal=fiscal, error_code=error_code, error_text=error_text, kkt_id=kkt_id, kassaid=kassaid
         )
-        callback_kassaid = (kassaid or c.kassaid) if self.callbacks else None
-        ended = await self._finisher.finish(queue.End(c.id, self.owner, values, callback_kassaid))
+        # The outbox row (kassas with a callback URL) is written in the same transaction.
+        ended = await self._finisher.finish(queue.End(c.id, self.owner, values, kassaid or c.kassaid))
         if not ended.ended:
             return
         if ended.callback and self.on_callback_queued is not None:

@@ -295,6 +295,27 @@ async def test_callback_outbox_row_is_written_with_the_end(env: Env) -> None:
     assert (cb.request_id, cb.url, cb.delivered_at) == (rid, "http://127.0.0.1:9/cb", None)
 
 
+async def test_no_outbox_row_and_no_sender_wake_without_a_callback_url(env: Env) -> None:
+    kkt = await env.register()
+    await env.kassa("1019", kkt)
+    await env.kassa("1020", kkt)
+    await env.accounts.update_kassa("1020", callback_url="http://127.0.0.1:9/cb", callback_secret="s")
+    processing = Processing(env.db, env.data_dir, ProcessingConfig(retry_base_seconds=0.01))
+    wakes: list[int] = []
+    processing.worker.on_callback_queued = lambda: wakes.append(1)
+    plain = await env.request("1019", receipt("1019"))
+    with_url = await env.request("1020", receipt("1020"))
+    claimed = await queue.claim(env.db, processing.worker.owner, limit=2, lease_us=60_000_000)
+    await processing.worker.process(next(c for c in claimed if c.id == plain))
+    assert wakes == []
+    await processing.worker.process(next(c for c in claimed if c.id == with_url))
+    assert wakes == [1]
+    await processing.registers.close()
+    async with env.db.engine.connect() as conn:
+        rows = (await conn.execute(select(callbacks.c.request_id))).all()
+    assert [r.request_id for r in rows] == [with_url]
+
+
 async def test_monitor_keeps_fn_state_registration_and_shift_fresh(env: Env) -> None:
     from kassagate.processing.monitor import RegisterMonitor
 

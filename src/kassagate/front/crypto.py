@@ -210,7 +210,7 @@ class CryptoPool:
         self._queue: collections.deque[_Task] = collections.deque()
         self._next_id = 1
         self._closed = False
-        self._restarts: set[asyncio.Task[None]] = set()
+        self._restarts: set[asyncio.Task[None]] = set()  # replacing and reaping dead workers
         self._start_lock = asyncio.Lock()
 
     def _set_sizes(self, ring: KeyRing) -> None:
@@ -282,7 +282,10 @@ class CryptoPool:
             else:
                 self._queue.appendleft(task)
         worker.inflight.clear()
-        asyncio.get_running_loop().create_task(asyncio.to_thread(worker.process.join, 5))
+        if not self._closed:  # close() joins the workers itself
+            reap = asyncio.get_running_loop().create_task(asyncio.to_thread(worker.process.join, 5))
+            self._restarts.add(reap)
+            reap.add_done_callback(self._restarts.discard)
         if worker in self._retiring:
             self._retiring.remove(worker)
             self._pump()

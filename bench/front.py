@@ -3,16 +3,20 @@
 1. Ceiling: RSA-OAEP-SHA1 private decryptions per second with the default 4096-bit key on
    every core (one process per core, each decrypting in a loop), halved because a request
    needs two (layer 2 and layer 1).
-2. Throughput: a real front server (uvicorn + uvloop + httptools, its own process, crypto pool on every core)
-   on loopback with durable storage (SQLite WAL, synchronous=FULL, or
-   ``KASSAGATE_DATABASE_URL``), fed pre-built encrypted bodies with valid receipts and
-   distinct RIDs over keep-alive connections by a uvloop client in this process (its CPU
-   competes with the server's); accepted (code 800) requests per second,
-   and a check that every accepted request is in the database.
+2. Throughput: a real front server (uvicorn + uvloop + httptools, its own process, crypto
+   pool on every core) on loopback with durable storage (SQLite WAL, synchronous=FULL),
+   fed pre-built encrypted bodies with valid receipts and distinct RIDs over keep-alive
+   connections by a uvloop client in this process (its CPU competes with the server's);
+   accepted (code 800) requests per second, and a check that every request sent was
+   accepted and is in the database.
+3. Interleaved: ceiling, load, ceiling, load, …, ceiling. The machine's speed drifts
+   within seconds (other tenants), so each load slice is compared with the ceiling slices
+   just before and after it, and the headline is the median of the rounds. A slice's rate
+   counts the answers from 0.5 s after its start to its end, with every connection busy.
 
 The last line is the headline: accepted/s as a fraction of the ceiling.
 
-    .venv/bin/python bench/front.py [--seconds 10] [--connections 32] [--bits 4096]
+    .venv/bin/python bench/front.py [--rounds 5] [--seconds 3] [--ceiling-seconds 1.5]
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from hashlib import sha512
 from pathlib import Path
 from typing import Any
@@ -45,37 +50,70 @@ TOKEN = "bench-token-0123456789"
 # ----------------------------------------------------------------------------- ceiling
 
 
-def _decrypt_loop(pem: bytes, ciphertext: bytes, seconds: float) -> tuple[int, float]:
-    key = serialization.load_pem_private_key(pem, password=None)
-    assert isinstance(key, rsa.RSAPrivateKey)
+_KEYS: dict[bytes, rsa.RSAPrivateKey] = {}
+
+
+def _decrypt_loop(pem: bytes, ciphertext: bytes, seconds: float) -> tuple[int, float, float]:
+    """Decrypt for ``seconds``: (decryptions, CPU seconds, wall seconds of the loop). The
+    key is loaded once per process, outside the timing (loading a 4096-bit key checks it,
+    which takes about 0.3 s here)."""
+    key = _KEYS.get(pem)
+    if key is None:
+        loaded = serialization.load_pem_private_key(pem, password=None)
+        assert isinstance(loaded, rsa.RSAPrivateKey)
+        key = _KEYS[pem] = loaded
     n = 0
     cpu0 = time.process_time()
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
+    start = time.perf_counter()
+    end = start + seconds
+    now = start
+    while now < end:
         key.decrypt(ciphertext, OAEP)
         n += 1
-    return n, time.process_time() - cpu0
+        now = time.perf_counter()
+    return n, time.process_time() - cpu0, now - start
 
 
 CPU_PER_DECRYPTION: list[float] = []
 
 
+class Ceiling:
+    """RSA-OAEP private decryptions per second on every core, measured as often as needed
+    with one pool of processes (one per core) kept warm in between."""
+
+    def __init__(self, bits: int) -> None:
+        self.cores = len(os.sched_getaffinity(0))
+        key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+        self._pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption())
+        self._ct = key.public_key().encrypt(os.urandom(32), OAEP)
+        self._pool = ProcessPoolExecutor(self.cores)
+        self._run(0.3)  # start every worker, load the key in each and warm them
+
+    def _run(self, seconds: float) -> list[tuple[int, float, float]]:
+        n = self.cores
+        return list(self._pool.map(_decrypt_loop, [self._pem] * n, [self._ct] * n, [seconds] * n))
+
+    def measure(self, seconds: float) -> float:
+        """Decryptions per second now, on all cores together (each process's count over
+        its own loop's time), and, into ``CPU_PER_DECRYPTION``, the CPU seconds one
+        decryption takes."""
+        results = self._run(seconds)
+        count = sum(n for n, _, _ in results)
+        CPU_PER_DECRYPTION.append(sum(c for _, c, _ in results) / max(count, 1))
+        return sum(n / wall for n, _, wall in results)
+
+    def close(self) -> None:
+        self._pool.shutdown()
+
+
 def rsa_ceiling(bits: int, seconds: float) -> tuple[float, int]:
-    """RSA-OAEP private decryptions per second on every core (and, into
-    ``CPU_PER_DECRYPTION``, the CPU seconds one decryption takes)."""
-    cores = len(os.sched_getaffinity(0))
-    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
-    ct = key.public_key().encrypt(os.urandom(32), OAEP)
-    with ProcessPoolExecutor(cores) as pool:
-        list(pool.map(_decrypt_loop, [pem] * cores, [ct] * cores, [0.3] * cores))  # start and warm every worker
-        t0 = time.perf_counter()
-        results = list(pool.map(_decrypt_loop, [pem] * cores, [ct] * cores, [seconds] * cores))
-        elapsed = time.perf_counter() - t0
-    count = sum(n for n, _ in results)
-    CPU_PER_DECRYPTION.append(sum(c for _, c in results) / max(count, 1))
-    return count / max(elapsed, seconds), cores
+    """One measurement of :class:`Ceiling`: decryptions per second, cores."""
+    ceiling = Ceiling(bits)
+    try:
+        return ceiling.measure(seconds), ceiling.cores
+    finally:
+        ceiling.close()
 
 
 def tree_cpu(pid: int) -> float:
@@ -148,10 +186,29 @@ def build_requests(keys: dict[str, str], count: int, host: str, port: int) -> li
 # ----------------------------------------------------------------------------- load
 
 
-async def _connection(host: str, port: int, queue: list[bytes], codes: dict[str, int]) -> None:
+@dataclass
+class Slice:
+    """One load slice: answers by code, when each 800 came, when the slice started and
+    when it stopped sending."""
+
+    codes: dict[str, int] = field(default_factory=dict)
+    accepted_at: list[float] = field(default_factory=list)
+    t0: float = 0.0
+    deadline: float = 0.0
+
+    def steady_rate(self, ramp: float) -> float:
+        """Accepted answers per second between ``t0 + ramp`` and the deadline: the server's
+        rate with every connection busy, without the start (connections opening, the
+        pipeline filling) or the end (the last requests draining)."""
+        start = self.t0 + ramp
+        n = sum(1 for t in self.accepted_at if start <= t <= self.deadline)
+        return n / max(self.deadline - start, 1e-9)
+
+
+async def _connection(host: str, port: int, queue: list[bytes], out: Slice) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
-        while queue:
+        while queue and time.perf_counter() < out.deadline:
             writer.write(queue.pop())
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 60)
             length = 0
@@ -160,17 +217,22 @@ async def _connection(host: str, port: int, queue: list[bytes], codes: dict[str,
                     length = int(line[15:])
             body = await reader.readexactly(length)
             code = json.loads(body)["code"]
-            codes[code] = codes.get(code, 0) + 1
+            out.codes[code] = out.codes.get(code, 0) + 1
+            if code == "800":
+                out.accepted_at.append(time.perf_counter())
     finally:
         writer.close()
 
 
-async def load(host: str, port: int, requests: list[bytes], connections: int) -> tuple[float, dict[str, int]]:
-    codes: dict[str, int] = {}
-    queue = list(requests)
-    t0 = time.perf_counter()
-    await asyncio.gather(*(_connection(host, port, queue, codes) for _ in range(connections)))
-    return time.perf_counter() - t0, codes
+async def load(host: str, port: int, queue: list[bytes], connections: int, seconds: float) -> Slice:
+    """Send from ``queue`` (popped from the end) over ``connections`` keep-alive
+    connections for ``seconds``; requests in flight at the deadline are answered too."""
+    out = Slice(t0=time.perf_counter())
+    out.deadline = out.t0 + seconds
+    await asyncio.gather(*(_connection(host, port, queue, out) for _ in range(connections)))
+    if not queue:
+        raise SystemExit("ran out of pre-built requests: build more")
+    return out
 
 
 # ----------------------------------------------------------------------------- server
@@ -203,7 +265,9 @@ def free_port() -> int:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seconds", type=float, default=8.0, help="length of each measurement")
+    ap.add_argument("--rounds", type=int, default=5, help="load slices, each between two ceiling slices")
+    ap.add_argument("--seconds", type=float, default=3.0, help="length of each load slice")
+    ap.add_argument("--ceiling-seconds", type=float, default=1.5, help="length of each ceiling slice")
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--bits", type=int, default=4096, choices=(2048, 3072, 4096))
     ap.add_argument("--serve", nargs=2, metavar=("DATA_DIR", "PORT"), help=argparse.SUPPRESS)
@@ -212,12 +276,17 @@ def main() -> None:
         serve(args.serve[0], int(args.serve[1]))
         return
 
+    import statistics
+
     import httpx
     import uvloop
 
-    before, cores = rsa_ceiling(args.bits, args.seconds)
-    print(f"RSA-OAEP-SHA1 {args.bits}-bit private decryptions, before: {before:.0f}/s on {cores} cores", flush=True)
+    rsa_now = Ceiling(args.bits)
+    cores = rsa_now.cores
+    ceilings = [rsa_now.measure(args.ceiling_seconds)]
+    print(f"RSA-OAEP-SHA1 {args.bits}-bit private decryptions: {ceilings[0]:.0f}/s on {cores} cores", flush=True)
 
+    slices: list[Slice] = []
     with tempfile.TemporaryDirectory(prefix="kassagate-bench-") as tmp:
         env = dict(os.environ, KASSAGATE_RSA_BITS=str(args.bits), KASSAGATE_DATA_DIR=tmp,
                    KASSAGATE_LOG_LEVEL="WARNING")
@@ -236,37 +305,50 @@ def main() -> None:
                     if time.time() > deadline or server.poll() is not None:
                         raise SystemExit("the front server did not start") from None
                     time.sleep(0.2)
-            count = max(200, int(before / 2 * args.seconds))
+            count = int(ceilings[0] / 2 * args.seconds * args.rounds * 1.5) + 100
             print(f"building {count} encrypted requests ...", flush=True)
-            reqs = build_requests(keys, count + 100, "127.0.0.1", port)
-            uvloop.run(load("127.0.0.1", port, reqs[:100], args.connections))  # warm up
-            server_cpu0, client_cpu0 = tree_cpu(server.pid), time.process_time()
-            elapsed, codes = uvloop.run(load("127.0.0.1", port, reqs[100:], args.connections))
-            cpu_used = tree_cpu(server.pid) - server_cpu0 + time.process_time() - client_cpu0
-            print(f"load: {count} requests in {elapsed:.1f} s", flush=True)
+            queue = build_requests(keys, count, "127.0.0.1", port)
+            uvloop.run(load("127.0.0.1", port, queue, args.connections, 1.0))  # warm up
+            cpu_used, accepted_total = 0.0, 0
+            for _ in range(args.rounds):
+                server_cpu0, client_cpu0 = tree_cpu(server.pid), time.process_time()
+                piece = uvloop.run(load("127.0.0.1", port, queue, args.connections, args.seconds))
+                cpu_used += tree_cpu(server.pid) - server_cpu0 + time.process_time() - client_cpu0
+                accepted_total += piece.codes.get("800", 0)
+                slices.append(piece)
+                ceilings.append(rsa_now.measure(args.ceiling_seconds))
         finally:
             server.terminate()
             server.wait(30)
+            rsa_now.close()
         import sqlite3
 
         with sqlite3.connect(Path(tmp) / "kassagate.sqlite3") as db:
             stored = db.execute("SELECT count(*) FROM requests WHERE rid LIKE 'bench-%'").fetchone()[0]
-    after, _ = rsa_ceiling(args.bits, args.seconds)
-    print(f"RSA-OAEP-SHA1 {args.bits}-bit private decryptions, after: {after:.0f}/s on {cores} cores")
-    ceiling = (before + after) / 4
-    print(f"ceiling (mean of both, halved: two decryptions per request): {ceiling:.0f} requests/s")
-    accepted = codes.get("800", 0)
-    rate = accepted / elapsed
-    print(f"answers: {dict(sorted(codes.items()))}; stored in the database: {stored}")
-    if accepted + 100 != stored or set(codes) != {"800"}:
+    sent = count - len(queue)
+    codes: dict[str, int] = {}
+    for piece in slices:
+        for code, n in piece.codes.items():
+            codes[code] = codes.get(code, 0) + n
+    print(f"answers: {dict(sorted(codes.items()))}; sent {sent}, stored in the database: {stored}")
+    if stored != sent or set(codes) != {"800"}:
         raise SystemExit("not every request was accepted and stored")
-    print(f"accepted with durable storage: {rate:.0f} requests/s ({args.connections} connections)")
-    per_request = cpu_used / max(accepted, 1)
+    ramp = min(0.5, args.seconds / 4)
+    ratios = []
+    print(f"{args.rounds} rounds: a load slice of {args.seconds:g} s ({args.connections} connections; accepted/s "
+          f"counted from {ramp:g} s after its start to its end) between two ceiling slices of "
+          f"{args.ceiling_seconds:g} s (decryptions/s on all cores, mean of both, halved: two per request)")
+    for i, piece in enumerate(slices):
+        ceiling = (ceilings[i] + ceilings[i + 1]) / 4
+        rate = piece.steady_rate(ramp)
+        ratios.append(rate / ceiling)
+        print(f"  round {i + 1}: accepted {rate:.0f}/s, ceiling {ceiling:.0f}/s, ratio {rate / ceiling:.2f}")
+    per_request = cpu_used / max(accepted_total, 1)
     t_dec = sum(CPU_PER_DECRYPTION) / len(CPU_PER_DECRYPTION)
     print(f"CPU per accepted request (server, crypto workers, load client): {per_request * 1000:.2f} ms; "
           f"per RSA decryption: {t_dec * 1000:.2f} ms")
     print(f"load-independent ratio (2 decryptions' CPU / a request's CPU): {2 * t_dec / per_request:.2f}")
-    print(f"ratio accepted/ceiling: {rate / ceiling:.2f}")
+    print(f"ratio accepted/ceiling (median of the {args.rounds} rounds): {statistics.median(ratios):.2f}")
 
 
 if __name__ == "__main__":

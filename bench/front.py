@@ -107,15 +107,6 @@ class Ceiling:
         self._pool.shutdown()
 
 
-def rsa_ceiling(bits: int, seconds: float) -> tuple[float, int]:
-    """One measurement of :class:`Ceiling`: decryptions per second, cores."""
-    ceiling = Ceiling(bits)
-    try:
-        return ceiling.measure(seconds), ceiling.cores
-    finally:
-        ceiling.close()
-
-
 def tree_cpu(pid: int) -> float:
     """CPU seconds used so far by ``pid`` and its descendants (Linux /proc)."""
     children: dict[int, list[int]] = {}

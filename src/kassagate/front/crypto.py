@@ -100,7 +100,12 @@ def _worker_main(requests: Connection, replies: Connection, generations: list[Ge
         except (EOFError, OSError):
             return
         try:
-            reply = (task_id, "ok", envelope.open_envelope(first, second, aab, dde))
+            opened = envelope.open_envelope(first, second, aab, dde)
+            layer2 = opened[2]
+            if layer2 is not None:  # layer 1's ciphertext, opened here: no need to send it back
+                layer2.pop("ab", None)
+                layer2.pop("de", None)
+            reply = (task_id, "ok", opened)
         except Exception as exc:  # never the envelope's content: the type only
             reply = (task_id, "error", type(exc).__name__)
         replies.send_bytes(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
@@ -139,9 +144,10 @@ class _Replies(asyncio.Protocol):
             (size,) = _HEADER.unpack_from(buf)
             if len(buf) < 4 + size:
                 break
-            frame = bytes(buf[4 : 4 + size])
+            with memoryview(buf) as view:
+                message = pickle.loads(view[4 : 4 + size])  # noqa: S301 - our own worker's reply
             del buf[: 4 + size]
-            self.worker.reply(pickle.loads(frame))  # noqa: S301 - our own worker's reply
+            self.worker.reply(message)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.worker.lost()

@@ -23,8 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.util import await_only
 
 from kassagate.config import normalize_database_url
-from kassagate.storage.group import GroupCommit
-from kassagate.storage.sqlite_thread import Outcome, SqliteThread
+from kassagate.storage.sqlite_thread import SqliteThread
 
 R = TypeVar("R")
 
@@ -122,33 +121,21 @@ class Database:
     #: (sleeps of up to 100 ms each). Other processes still meet the busy timeout.
     write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _sqlite_thread: SqliteThread | None = field(default=None, init=False, repr=False)
-    _sqlite_group: GroupCommit[tuple[Callable[..., Any], tuple[Any, ...]], Outcome] | None = field(
-        default=None, init=False, repr=False
-    )
 
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
     async def sqlite_write(self, fn: Callable[..., R], *args: Any) -> R:
-        """SQLite only: ``fn(conn, *args)`` (a plain :mod:`sqlite3` connection) in a write
-        transaction on the process's SQLite thread (:mod:`kassagate.storage.sqlite_thread`);
-        its result once committed. Calls that arrive while a transaction runs share the
-        next one (group commit: one fsync for the intake's inserts, the claims and the ends
-        of a cycle), each in a savepoint of its own: one that raises is undone alone. A
-        transaction holds :attr:`write_lock`."""
-        if self._sqlite_group is None:
+        """SQLite only: ``fn(conn, *args)`` (a plain :mod:`sqlite3` connection) in one write
+        transaction on the process's SQLite thread (:mod:`kassagate.storage.sqlite_thread`),
+        under :attr:`write_lock`; its result once committed."""
+        if self._sqlite_thread is None:
             if not self.is_sqlite:
                 raise RuntimeError("sqlite_write needs an SQLite database")
             self._sqlite_thread = SqliteThread(self.engine.url.database or "", busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS)
-            self._sqlite_group = GroupCommit(self._sqlite_commit, max_batch=64, name="kassagate-sqlite")
-        outcome = await self._sqlite_group.submit((fn, args))
-        return outcome.unwrap()  # type: ignore[no-any-return]
-
-    async def _sqlite_commit(self, batch: list[tuple[Callable[..., Any], tuple[Any, ...]]]) -> list[Outcome]:
-        assert self._sqlite_thread is not None
         async with self.write_lock:
-            return await self._sqlite_thread.write_batch(batch)
+            return await self._sqlite_thread.write(fn, *args)
 
     def write_connection(self) -> Any:
         """A context manager giving a connection in a write transaction (``BEGIN IMMEDIATE``
@@ -157,9 +144,6 @@ class Database:
         return _WriteTx(self.engine, self.write_lock if self.is_sqlite else None)
 
     async def close(self) -> None:
-        if self._sqlite_group is not None:
-            await self._sqlite_group.close()
-            self._sqlite_group = None
         if self._sqlite_thread is not None:
             await self._sqlite_thread.close()
             self._sqlite_thread = None

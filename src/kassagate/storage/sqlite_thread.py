@@ -59,8 +59,7 @@ def sqlite_statement(stmt: ClauseElement) -> SqliteStatement:
 
 
 class SqliteThread:
-    """Runs batches of ``fn(conn, *args)`` inside ``BEGIN IMMEDIATE`` … ``COMMIT`` on one
-    thread, one transaction per batch."""
+    """Runs ``fn(conn, *args)`` inside ``BEGIN IMMEDIATE`` … ``COMMIT`` on one thread."""
 
     def __init__(self, path: str, *, busy_timeout_ms: int) -> None:
         self._path = path
@@ -81,60 +80,48 @@ class SqliteThread:
         conn.execute("PRAGMA foreign_keys=ON")
         return conn
 
-    def _run(self, batch: list[tuple[Callable[..., Any], tuple[Any, ...]]]) -> list[Outcome]:
-        """The batch in one transaction: each function in a savepoint of its own, so that
-        one that raises is undone alone and reported to its caller; the others commit."""
+    def _run(self, fn: Callable[..., R], args: tuple[Any, ...]) -> R:
         if self._conn is None:
             self._conn = self._connect()
         conn = self._conn
-        outcomes: list[Outcome] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for fn, args in batch:
-                conn.execute("SAVEPOINT kassagate_job")
-                try:
-                    result = fn(conn, *args)
-                except Exception as exc:
-                    conn.execute("ROLLBACK TO kassagate_job")
-                    conn.execute("RELEASE kassagate_job")
-                    outcomes.append(Outcome(None, _storage_error(exc)))
-                    continue
-                conn.execute("RELEASE kassagate_job")
-                outcomes.append(Outcome(result, None))
+            result = fn(conn, *args)
             conn.execute("COMMIT")
-            return outcomes
+            return result
         except BaseException as exc:
             self._conn = None
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             with contextlib.suppress(sqlite3.Error):
                 conn.close()
-            raise _storage_error(exc) from None
+            if isinstance(exc, sqlite3.Error):
+                raise StorageError(f"SQLite: {type(exc).__name__}: {exc}") from None
+            raise
 
     def _serve(self) -> None:
         while True:
             job = self._jobs.get()
             if job is None:
                 break
-            loop, future, batch = job
+            loop, future, fn, args = job
             try:
-                outcomes = self._run(batch)
-            except BaseException as exc:  # the whole batch failed: handed to the caller
+                result = self._run(fn, args)
+            except BaseException as exc:  # handed to the caller, whatever it is
                 loop.call_soon_threadsafe(_settle, future, None, exc)
             else:
-                loop.call_soon_threadsafe(_settle, future, outcomes, None)
+                loop.call_soon_threadsafe(_settle, future, result, None)
         if self._conn is not None:
             self._conn.close()
             self._conn = None
 
-    async def write_batch(self, batch: list[tuple[Callable[..., Any], tuple[Any, ...]]]) -> list[Outcome]:
-        """Each ``fn(conn, *args)`` of ``batch`` in one write transaction (one fsync); one
-        outcome per function once committed. Raises when the transaction itself fails."""
+    async def write(self, fn: Callable[..., R], *args: Any) -> R:
+        """``fn(conn, *args)`` in one write transaction; its result once committed."""
         if not self._thread.is_alive():
             raise StorageError("the SQLite thread is closed")
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[list[Outcome]] = loop.create_future()
-        self._jobs.put((loop, future, batch))
+        future: asyncio.Future[R] = loop.create_future()
+        self._jobs.put((loop, future, fn, args))
         return await future
 
     async def close(self) -> None:
@@ -143,26 +130,7 @@ class SqliteThread:
         await asyncio.to_thread(self._thread.join)
 
 
-_Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", list[tuple[Callable[..., Any], tuple[Any, ...]]]]
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """One function's result in a batch, or the error that undid it."""
-
-    result: Any
-    error: BaseException | None
-
-    def unwrap(self) -> Any:
-        if self.error is not None:
-            raise self.error
-        return self.result
-
-
-def _storage_error(exc: BaseException) -> BaseException:
-    if isinstance(exc, sqlite3.Error):
-        return StorageError(f"SQLite: {type(exc).__name__}: {exc}")
-    return exc
+_Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[..., Any], tuple[Any, ...]]
 
 
 def _settle(future: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:

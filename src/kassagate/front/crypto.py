@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import logging
 import multiprocessing
 import os
@@ -379,5 +378,3 @@ class CryptoPool:
                 w.process.kill()
             if w.reader is not None:
                 w.reader.close()
-        with contextlib.suppress(Exception):
-            await asyncio.sleep(0)

@@ -109,9 +109,9 @@ ENQUEUE = _enqueue_statement()
 ENQUEUE_SQLITE = sqlite_statement(ENQUEUE)
 
 
-def enqueue_params(end: Any) -> dict[str, Any]:
-    """The parameters of :data:`ENQUEUE` for a ``queue.End``."""
-    return {"cb_request_id": end.request_id, "cb_kassaid": end.callback_kassaid, "cb_now": utc_micros()}
+def enqueue_params(request_id: int, kassaid: str) -> dict[str, Any]:
+    """The parameters of :data:`ENQUEUE`."""
+    return {"cb_request_id": request_id, "cb_kassaid": kassaid, "cb_now": utc_micros()}
 
 
 @dataclass

@@ -217,7 +217,8 @@ def _end_sqlite(conn: sqlite3.Connection, batch: list[End]) -> list[Ended]:
         queued = False
         if end.callback_kassaid is not None:
             enqueue = callbacks.ENQUEUE_SQLITE
-            queued = conn.execute(enqueue.sql, enqueue.params(callbacks.enqueue_params(end))).rowcount == 1
+            params = enqueue.params(callbacks.enqueue_params(end.request_id, end.callback_kassaid))
+            queued = conn.execute(enqueue.sql, params).rowcount == 1
         out.append(Ended(True, queued))
     return out
 
@@ -247,7 +248,9 @@ class Finisher:
                     continue
                 queued = False
                 if end.callback_kassaid is not None:
-                    res = await conn.execute(callbacks.ENQUEUE, callbacks.enqueue_params(end))
+                    res = await conn.execute(
+                        callbacks.ENQUEUE, callbacks.enqueue_params(end.request_id, end.callback_kassaid)
+                    )
                     queued = res.rowcount == 1
                 out.append(Ended(True, queued))
         return out

@@ -152,7 +152,9 @@ async def running_front(
                 task.result()
             await asyncio.sleep(0.02)
         url = f"http://127.0.0.1:{port}"
-        async with httpx.AsyncClient(timeout=30) as client:
+        # A pooled connection is dropped after 2 s idle, before uvicorn closes it (5 s): a
+        # request sent on a connection the server is closing at that moment fails unanswered.
+        async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(keepalive_expiry=2.0)) as client:
             keys = PublishedKeys.from_json((await client.get(url + "/v1/keys")).json())
             yield RunningFront(url, ctx, keys, client)
     finally:

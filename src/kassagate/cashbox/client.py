@@ -17,6 +17,11 @@ import msgspec
 from .virtual import VirtualRegister
 from .wire import encode_request
 
+#: Pooled connections to registers are dropped after 2 s idle, before the register's own
+#: keep-alive timeout (uvicorn's is 5 s) closes them: a document sent on a connection the
+#: register is closing at that moment is lost in transit (and then retried as a resend).
+LIMITS = httpx.Limits(keepalive_expiry=2.0)
+
 
 class RegisterUnreachable(Exception):
     """The register could not be reached, or did not answer in time: the outcome is unknown."""
@@ -55,7 +60,7 @@ class HttpTransport:
 
     async def send(self, endpoint: str, request: dict[str, Any]) -> dict[str, Any]:
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self._timeout)
+            self._client = httpx.AsyncClient(timeout=self._timeout, limits=LIMITS)
         body = encode_request(request, self._merchant_id)
         try:
             r = await self._client.post(f"{self.base_url}/{endpoint}", content=body, timeout=self._timeout,

@@ -27,6 +27,11 @@ from kassagate.client.answers import (
 from kassagate.client.envelope import DEFAULT_CHECK_TYPE, KeysError, PublicKeys, encode_json, seal
 from kassagate.core.receipt import Receipt, ReceiptError, parse_receipt
 
+#: Pooled connections are dropped after 2 s idle, before a server's own keep-alive timeout
+#: (uvicorn's is 5 s) closes them: a request sent on a connection the server is closing at
+#: that moment fails unanswered.
+LIMITS = httpx.Limits(keepalive_expiry=2.0)
+
 __all__ = ["AsyncKassaClient", "KassaClient", "moscow_today"]
 
 KASSA_PATH = "/v1/fiscalize"
@@ -180,7 +185,7 @@ class AsyncKassaClient(_Base):
     ) -> None:
         super().__init__(base_url, kassaid, kassatoken, **options)
         self._own_http = http is None
-        self._http = http or httpx.AsyncClient(timeout=self.timeout)
+        self._http = http or httpx.AsyncClient(timeout=self.timeout, limits=LIMITS)
 
     async def __aenter__(self) -> AsyncKassaClient:
         return self
@@ -319,7 +324,7 @@ class KassaClient(_Base):
     ) -> None:
         super().__init__(base_url, kassaid, kassatoken, **options)
         self._own_http = http is None
-        self._http = http or httpx.Client(timeout=self.timeout)
+        self._http = http or httpx.Client(timeout=self.timeout, limits=LIMITS)
 
     def __enter__(self) -> KassaClient:
         return self

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from kassagate.cashbox.client import CashboxClient, HttpTransport, InProcessTransport, RegisterUnreachable
+from kassagate.cashbox.client import LIMITS, CashboxClient, HttpTransport, InProcessTransport, RegisterUnreachable
 from kassagate.cashbox.virtual import VirtualRegister
 from kassagate.storage.db import Database
 from kassagate.storage.repos import Accounts, Kkt
@@ -50,7 +50,7 @@ class RegisterDirectory:
     def __init__(self, db: Database, data_dir: Path, *, http_timeout: float = 10.0) -> None:
         self._db = db
         self._data_dir = data_dir
-        self._http = httpx.AsyncClient(timeout=http_timeout)
+        self._http = httpx.AsyncClient(timeout=http_timeout, limits=LIMITS)
         self._http_timeout = http_timeout
         self._handles: dict[int, RegisterHandle] = {}
         self._virtual: dict[int, VirtualRegister] = {}

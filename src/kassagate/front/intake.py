@@ -9,7 +9,6 @@ round trip), the account lookups and the durable store.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import hmac
 import logging
 import re
@@ -529,7 +528,7 @@ class Intake:
         rid, rid_error = check_rid(layer2)
         accepted_at = int(now * 1_000_000)
         nuid, qnuid = new_request_ids()
-        receipt_hash = hashlib.sha256(receipt.canonical_bytes()).hexdigest()
+        receipt_json, receipt_hash = receipt.stored_form()
         row: dict[str, Any] = {
             "nuid": nuid,
             "qnuid": qnuid,
@@ -538,7 +537,7 @@ class Intake:
             "cluster_id": None if cluster is None else cluster.cluster_id,
             "rid_scope": None,
             "rid": None,
-            "receipt": msgspec.json.encode(receipt.to_wire(include_token=False)).decode("utf-8"),
+            "receipt": receipt_json,
             "receipt_hash": receipt_hash,
             "check_type": int(receipt.itog_arr.priznak_rascheta),
             "debug": kassa.debug,

@@ -126,6 +126,9 @@ def _parse_register_time(text: str | None, tz: dt.tzinfo) -> dt.datetime | None:
     if not text:
         return None
     try:
+        # The exact shape, read by fromisoformat (a tenth of strptime's cost); anything else strptime.
+        if len(text) == 19 and text[4] + text[7] + text[10] + text[13] + text[16] == "-- ::" and text.isascii():
+            return dt.datetime.fromisoformat(text).replace(tzinfo=tz)
         return dt.datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=tz)
     except ValueError:
         return None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Callable
 from decimal import Decimal
@@ -20,6 +21,7 @@ from kassagate.core.receipt import (
     Correction,
     Receipt,
     ReceiptError,
+    canonical_json,
     parse_receipt,
 )
 from strategies import receipts_wire, sample_receipt
@@ -720,6 +722,36 @@ def test_canonical_bytes_ignore_encoding_and_order() -> None:
     assert b"token" not in ra.canonical_bytes()
     c = mutated(lambda r: prod(r).update(name_tovar="Coffee"))
     assert parse_receipt(c, today=TODAY).canonical_bytes() != ra.canonical_bytes()
+
+
+WIRE_LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63)
+    # kolvo, the only float of a wire receipt: > 0, at most 3 decimals, at most 99999999.999
+    | st.integers(1, 99_999_999_999).map(lambda n: n / 1000)
+    | st.text(st.characters(exclude_categories=["Cs"]), max_size=20)
+)
+WIRE_VALUES = st.recursive(
+    WIRE_LEAVES,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=5),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.dictionaries(st.text(max_size=8), WIRE_VALUES, max_size=6))
+def test_canonical_json_is_the_stdlib_form(wire: dict[str, Any]) -> None:
+    # Hashes stored before canonical_json used msgspec were of this form: they stay comparable.
+    expected = json.dumps(wire, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    assert canonical_json(wire) == expected
+
+
+def test_stored_form_is_the_tokenless_wire_and_its_canonical_hash() -> None:
+    receipt = parse_receipt(base(), today=TODAY)
+    text, digest = receipt.stored_form()
+    assert json.loads(text) == receipt.to_wire(include_token=False)
+    assert digest == hashlib.sha256(receipt.canonical_bytes()).hexdigest()
 
 
 def test_error_is_picklable_and_a_value_error() -> None:

@@ -2,21 +2,28 @@
 ceiling measured in the same run.
 
 1. Ceiling: the one of ``bench/front.py`` (its ``Ceiling``): RSA-OAEP-SHA1 private
-   decryptions per second with 4096-bit keys on every core, measured just before and just
-   after the full load (half the load's length each), the mean halved because a request
+   decryptions per second with 4096-bit keys on every core, halved because a request
    needs two (layer 2 and layer 1).
 2. The whole system: ``kassagate serve`` (its own process: front server, processing
    workers, the in-process virtual register; SQLite, default 4096-bit keys, generated once
    before any timing), a kassa with a virtual register. Encrypted bodies (valid receipts,
    distinct RIDs) are built before timing with ``kassagate.client``'s envelope.
-3. Full load: a bounded number of keep-alive connections (a uvloop client in the bench's
-   process, whose CPU competes with the server's) send for a fixed time, each as
-   fast as answers come. Fiscalized/s = requests accepted in that time that end
-   fiscalized, divided by the time from the first POST until the last of them is
-   fiscalized (its ``finished_at`` in the service database, which the bench reads without
-   touching the server). Every one of them is then checked through ``GET /v1/status``
-   (status 1 with an FD number), after the timing.
-4. Half load: open loop at a fixed rate of half the fiscalized/s measured in 3, twice.
+3. Full load, interleaved with the ceiling as in ``bench/front.py`` (the machine's speed
+   drifts within seconds): ceiling slice, round, ceiling slice, round, ..., ceiling slice.
+   In a round, a bounded number of keep-alive connections (a uvloop client in the bench's
+   process, a plain protocol, whose CPU competes with the server's) send for a fixed time,
+   each as fast as answers come; then the bench waits until every request accepted in the
+   round is fiscalized (so that the next ceiling slice finds the server idle). A round's
+   fiscalized/s = the requests fiscalized (their ``finished_at`` in the service database,
+   which the bench reads without touching the server) from 1 s after its first POST to the
+   end of its load, per second: the steady rate with every connection busy, counted as
+   ``bench/front.py`` counts. Also printed: the round's requests over the time from its
+   first POST until the last of them is fiscalized (start and tail included). Its ratio is
+   against the mean of the ceiling slices just before and after it; the headline is the
+   median of the rounds. Every accepted request is then checked through
+   ``GET /v1/status`` (status 1 with an FD number), after the timing.
+4. Half load: open loop at a fixed rate of half the fiscalized/s measured in 3 (the
+   median of the rounds), twice.
    First plain requests: the time from acceptance to fiscal data is read from the service
    database (``accepted_at`` to ``finished_at``, microsecond clock). Then requests that ask
    for the synchronous wait (layer 2 ``"wait": 10``): the time a client sees from sending
@@ -26,7 +33,8 @@ ceiling measured in the same run.
 
 The last line is the headline: fiscalized/s as a fraction of the ceiling.
 
-    .venv/bin/python bench/e2e.py [--seconds 10] [--connections 32] [--bits 4096]
+    .venv/bin/python bench/e2e.py [--rounds 5] [--seconds 4] [--ceiling-seconds 1.5]
+                                  [--half-seconds 10] [--connections 32] [--bits 4096]
 """
 
 from __future__ import annotations
@@ -45,6 +53,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -56,6 +65,8 @@ from kassagate.client.envelope import PublicKeys, encode_json, seal
 KASSAID = "700002"
 TOKEN = "bench-e2e-token-0123456789"
 HOST = "127.0.0.1"
+#: The start of the full load not counted in the steady rate.
+RAMP_SECONDS = 1.0
 SYNC_WAIT = 10  # seconds, layer 2 "wait" of the half load's second part
 
 
@@ -193,29 +204,80 @@ class Accepted:
 
 
 @dataclass
+class Round:
+    """One full-load round: fiscalized/s steady and over its whole span, its ceiling."""
+
+    steady: float
+    whole: float
+    ceiling: float
+    fiscalized: int
+    cpu: float
+    span: float
+
+
+@dataclass
 class Phase:
     accepted: list[Accepted] = field(default_factory=list)
     codes: Counter[str] = field(default_factory=Counter)
 
 
+class _LoadClient(asyncio.Protocol):
+    """One keep-alive connection of the full load: a plain protocol (no stream objects), so
+    that the load costs as little CPU as it can; each answer's code, nuid and qnuid kept."""
+
+    def __init__(self, queue: list[bytes], phase: Phase, end: float, done: asyncio.Future[None]) -> None:
+        self.queue, self.phase, self.end, self.done = queue, phase, end, done
+        self.buf = bytearray()
+        self.transport: Any = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # uvloop's transports do not subclass asyncio.Transport
+        self._next()
+
+    def _next(self) -> None:
+        if self.queue and time.perf_counter() < self.end:
+            self.transport.write(self.queue.pop())
+        else:
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf
+        buf += data
+        end = buf.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        head = bytes(buf[:end]).lower()
+        at = head.find(b"content-length:")
+        length = int(head[at + 15 :].split(b"\r\n", 1)[0]) if at >= 0 else 0
+        if len(buf) < end + 4 + length:
+            return
+        answer = json.loads(bytes(buf[end + 4 : end + 4 + length]))
+        del buf[: end + 4 + length]
+        self.phase.codes[answer["code"]] += 1
+        if answer["code"] == "800":
+            self.phase.accepted.append(Accepted(answer["nuid"], answer["qnuid"], time.perf_counter()))
+        self._next()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.done.done():
+            if exc is None:
+                self.done.set_result(None)
+            else:
+                self.done.set_exception(exc)
+
+
 async def full_load(port: int, bodies: list[bytes], connections: int, seconds: float) -> tuple[Phase, float, int]:
     """Send ``bodies`` over ``connections`` connections until they or ``seconds`` run out;
     the answers, the time taken and how many bodies were left."""
+    loop = asyncio.get_running_loop()
     phase = Phase()
     queue = list(reversed(bodies))
     end = time.perf_counter() + seconds
 
     async def connection() -> None:
-        conn = await Conn.open(port)
-        try:
-            while queue and time.perf_counter() < end:
-                _, body = await conn.request(queue.pop())
-                answer = json.loads(body)
-                phase.codes[answer["code"]] += 1
-                if answer["code"] == "800":
-                    phase.accepted.append(Accepted(answer["nuid"], answer["qnuid"], time.perf_counter()))
-        finally:
-            conn.close()
+        done: asyncio.Future[None] = loop.create_future()
+        await loop.create_connection(lambda: _LoadClient(queue, phase, end, done), HOST, port)
+        await asyncio.wait_for(done, end - time.perf_counter() + 120)
 
     t0 = time.perf_counter()
     await asyncio.gather(*(connection() for _ in range(connections)))
@@ -389,7 +451,10 @@ def cpu_seconds(root: int) -> tuple[float, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seconds", type=float, default=10.0, help="length of each measurement")
+    ap.add_argument("--rounds", type=int, default=5, help="full-load rounds, each between two ceiling slices")
+    ap.add_argument("--seconds", type=float, default=4.0, help="length of each full-load round")
+    ap.add_argument("--ceiling-seconds", type=float, default=1.5, help="length of each ceiling slice")
+    ap.add_argument("--half-seconds", type=float, default=10.0, help="length of each half-load measurement")
     ap.add_argument("--connections", type=int, default=32, help="concurrent connections at full load")
     ap.add_argument("--bits", type=int, default=4096, choices=(2048, 3072, 4096))
     ap.add_argument("--profile", type=Path, metavar="DIR", help="sample the server with py-spy during each phase")
@@ -397,9 +462,8 @@ def main() -> None:
 
     rsa_now = Ceiling(args.bits)
     cores = rsa_now.cores
-    before = rsa_now.measure(args.seconds / 2)
-    ceiling = before / 2  # until measured again after the full load
-    print(f"RSA-OAEP-SHA1 {args.bits}-bit private decryptions, before: {before:.0f}/s on {cores} cores")
+    ceilings = [rsa_now.measure(args.ceiling_seconds)]
+    print(f"RSA-OAEP-SHA1 {args.bits}-bit private decryptions: {ceilings[0]:.0f}/s on {cores} cores")
 
     with tempfile.TemporaryDirectory(prefix="kassagate-bench-e2e-") as tmp:
         data_dir = Path(tmp)
@@ -411,12 +475,13 @@ def main() -> None:
         print("starting kassagate serve (generating its keys) ...")
         keys = server.start(env)
         try:
-            count = max(300, int(ceiling * args.seconds * 1.5))
-            print(f"building {count} + 2 x {count // 2} encrypted requests ...")
+            per_round = int(ceilings[0] / 2 * args.seconds * 1.5) + 50
+            half_count = max(300, int(ceilings[0] / 4 * args.half_seconds * 1.5))
+            print(f"building {per_round} x {args.rounds} + 2 x {half_count} encrypted requests ...")
             warm = build_bodies(keys, 100, "warm", server.port)
-            full = build_bodies(keys, count, "full", server.port)
-            half = build_bodies(keys, count // 2, "half", server.port)
-            synced = build_bodies(keys, count // 2, "synced", server.port, wait=SYNC_WAIT)
+            rounds = [build_bodies(keys, per_round, f"full{i}", server.port) for i in range(args.rounds)]
+            half = build_bodies(keys, half_count, "half", server.port)
+            synced = build_bodies(keys, half_count, "synced", server.port, wait=SYNC_WAIT)
 
             # warm up: connections, crypto pool, the register's shift, caches
             warm_phase, _, _ = uvloop.run(full_load(server.port, warm, 16, 120.0))
@@ -428,45 +493,77 @@ def main() -> None:
             if args.profile:
                 args.profile.mkdir(parents=True, exist_ok=True)
             prof = Profiler(args.profile, server.proc.pid)
-            prof.start("full-load", args.seconds)
-            cpu0 = cpu_seconds(server.proc.pid)
-            t0_wall = time.time()
-            phase, elapsed, left = uvloop.run(full_load(server.port, full, args.connections, args.seconds))
-            if not left:
-                raise SystemExit("ran out of pre-built bodies before the time was up")
-            accepted = len(phase.accepted)
-            fiscalized, last_us, failed = wait_fiscalized(server, "full", accepted, 300)
-            span = last_us / 1e6 - t0_wall
-            rate = fiscalized / span
-            cpu1 = cpu_seconds(server.proc.pid)
-            prof.report()
-            after = rsa_now.measure(args.seconds / 2)  # right after the load, the server idle
-            ceiling = (before + after) / 4
-            print(f"RSA-OAEP-SHA1 {args.bits}-bit private decryptions, after: {after:.0f}/s; ceiling (mean of "
-                  f"both, halved: two decryptions per request): {ceiling:.1f} requests/s")
-            seen = uvloop.run(check_statuses(server.port, phase.accepted))
+            ramp = min(RAMP_SECONDS, args.seconds / 4)
+            results: list[Round] = []
+            accepted_all: list[Accepted] = []
+            codes_all: Counter[str] = Counter()
+            busy_cpu = 0.0
+            for i, bodies in enumerate(rounds):
+                if i == 0:
+                    prof.start("full-load", args.seconds)
+                cpu0 = cpu_seconds(server.proc.pid)
+                t0_wall = time.time()
+                phase, _, left = uvloop.run(full_load(server.port, bodies, args.connections, args.seconds))
+                if not left:
+                    raise SystemExit("ran out of pre-built bodies before the time was up")
+                accepted = len(phase.accepted)
+                fiscalized, last_us, failed = wait_fiscalized(server, f"full{i}", accepted, 300)
+                cpu1 = cpu_seconds(server.proc.pid)
+                if i == 0:
+                    prof.report()
+                if fiscalized != accepted or failed:
+                    raise SystemExit(f"round {i + 1}: {accepted} accepted, {fiscalized} fiscalized, {failed} failed")
+                # The steady rate: requests fiscalized while every connection was busy, from
+                # RAMP seconds after the first POST to the end of the load (bench/front.py
+                # counts the same way): neither the start (connections opening, the pipelines
+                # filling) nor the tail after the load (the last requests fiscalized while the
+                # cores idle). The whole span, tail included, is printed too.
+                window = (t0_wall + ramp, t0_wall + args.seconds)
+                with server.db() as db:
+                    steady = db.execute(
+                        "SELECT count(*) FROM requests WHERE rid LIKE ? AND status = 1 AND finished_at BETWEEN ? AND ?",
+                        (f"full{i}-%", int(window[0] * 1e6), int(window[1] * 1e6)),
+                    ).fetchone()[0]
+                ceilings.append(rsa_now.measure(args.ceiling_seconds))  # the server idle again
+                cpu = (cpu1[0] - cpu0[0]) + (cpu1[1] - cpu0[1])
+                busy_cpu += cpu
+                span = last_us / 1e6 - t0_wall
+                ceiling = (ceilings[-2] + ceilings[-1]) / 4
+                steady_rate = steady / (window[1] - window[0])
+                results.append(Round(steady_rate, fiscalized / span, ceiling, fiscalized, cpu, span))
+                accepted_all += phase.accepted
+                codes_all += phase.codes
+            seen = uvloop.run(check_statuses(server.port, accepted_all))
             with server.db() as db:
                 lat = [r[0] / 1000 for r in db.execute(
-                    "SELECT finished_at - accepted_at FROM requests WHERE rid LIKE 'full-%' AND status = 1")]
-            print(f"full load ({args.connections} connections, {args.seconds:.0f} s): answers "
-                  f"{dict(sorted(phase.codes.items()))}, {accepted / elapsed:.1f} accepted/s")
-            print(f"  {fiscalized} fiscalized ({failed} failed) by {span:.2f} s after the first POST: "
-                  f"{rate:.1f} fiscalized/s; status through HTTP: {dict(seen)}")
+                    "SELECT finished_at - accepted_at FROM requests WHERE rid LIKE 'full%' AND status = 1")]
+            total = sum(r.fiscalized for r in results)
+            print(f"full load: {args.rounds} rounds of {args.seconds:g} s ({args.connections} connections), each "
+                  f"between two ceiling slices of {args.ceiling_seconds:g} s (decryptions/s on all cores, mean of "
+                  f"both, halved: two per request); answers {dict(sorted(codes_all.items()))}; status through HTTP: "
+                  f"{dict(seen)}")
+            for i, r in enumerate(results):
+                print(f"  round {i + 1}: {r.fiscalized} fiscalized; steady (from {ramp:g} s after the first POST to "
+                      f"the end of the load) {r.steady:.1f}/s; over the whole span ({r.span:.2f} s, tail included) "
+                      f"{r.whole:.1f}/s; ceiling {r.ceiling:.1f}/s; ratio {r.steady / r.ceiling:.2f}")
             if lat:
                 print(f"  acceptance to fiscal data (database times, full load): median "
                       f"{statistics.median(lat):.0f} ms, p95 {pct(lat, 0.95):.0f} ms")
-            main_cpu, pool_cpu = cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
-            per = (main_cpu + pool_cpu) / max(fiscalized, 1) * 1000
+            per = busy_cpu / max(total, 1) * 1000
             rsa_ms = 1000 * (CPU_PER_DECRYPTION[-1] + CPU_PER_DECRYPTION[-2])
+            span_all = sum(r.span for r in results)
             print(f"  server CPU per fiscalized request (all its threads and processes): {per:.2f} ms, of which "
                   f"the two RSA decryptions {rsa_ms:.2f} ms and the rest {per - rsa_ms:.2f} ms; {cores} cores busy "
-                  f"{(main_cpu + pool_cpu) / span / cores * 100:.0f}% of the {span:.1f} s")
-            if seen.get("fiscalized", 0) != accepted or failed:
+                  f"{busy_cpu / span_all / cores * 100:.0f}% of the {span_all:.1f} s")
+            if seen.get("fiscalized", 0) != len(accepted_all):
                 raise SystemExit("not every accepted request was fiscalized")
+            ratio = statistics.median(r.steady / r.ceiling for r in results)
+            rate = statistics.median(r.steady for r in results)
+            ceiling = statistics.median(r.ceiling for r in results)
 
             target = rate / 2
-            prof.start("half-load", args.seconds)
-            intake, _, codes = uvloop.run(open_loop(server.port, half, target, args.seconds))
+            prof.start("half-load", args.half_seconds)
+            intake, _, codes = uvloop.run(open_loop(server.port, half, target, args.half_seconds))
             prof.report()
             wait_fiscalized(server, "half", codes.get("800", 0), 120)
             with server.db() as db:
@@ -474,12 +571,12 @@ def main() -> None:
                     "SELECT finished_at - accepted_at FROM requests WHERE rid LIKE 'half-%' AND status = 1")]
             if not half_lat:
                 raise SystemExit("no request was fiscalized at half load")
-            print(f"half load (open loop, {target:.1f} requests/s for {args.seconds:.0f} s): answers "
+            print(f"half load (open loop, {target:.1f} requests/s for {args.half_seconds:.0f} s): answers "
                   f"{dict(sorted(codes.items()))}; POST to answer median {statistics.median(intake) * 1000:.0f} ms")
             print(f"  acceptance to fiscal data (database: accepted_at to finished_at, µs clock): median "
                   f"{statistics.median(half_lat):.1f} ms, p95 {pct(half_lat, 0.95):.1f} ms")
 
-            answered, fiscal_in, codes2 = uvloop.run(open_loop(server.port, synced, target, args.seconds))
+            answered, fiscal_in, codes2 = uvloop.run(open_loop(server.port, synced, target, args.half_seconds))
             print(f"half load with the synchronous wait (\"wait\": {SYNC_WAIT}): answers "
                   f"{dict(sorted(codes2.items()))}, {len(fiscal_in)} of {len(answered)} answers carry the fiscal data")
             if not fiscal_in:
@@ -489,9 +586,9 @@ def main() -> None:
         finally:
             server.stop()
             rsa_now.close()
-    print(f"fiscalized: {rate:.1f}/s; ceiling {ceiling:.1f}/s; median acceptance to fiscal data at half load "
-          f"{statistics.median(half_lat):.1f} ms")
-    print(f"ratio fiscalized/ceiling: {rate / ceiling:.2f}")
+    print(f"fiscalized (median of the rounds): {rate:.1f}/s; ceiling {ceiling:.1f}/s; median acceptance to fiscal "
+          f"data at half load {statistics.median(half_lat):.1f} ms")
+    print(f"ratio fiscalized/ceiling (median of the {args.rounds} rounds): {ratio:.2f}")
 
 
 if __name__ == "__main__":

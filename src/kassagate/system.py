@@ -42,7 +42,7 @@ async def run_serve(settings: Settings, *, demo: bool = False, workers: bool = T
             await ensure_demo(ctx, settings)
         app = create_front_app(
             ctx,
-            on_accepted=processing.on_accepted if processing else None,
+            handover=processing,
             wait_for=processing.status_when_finished if processing else _poll_status(ctx),
         )
         if processing is not None:

@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kassagate.core.codes import FRONT_MESSAGES, FrontCode
 from kassagate.front.context import FrontContext
-from kassagate.front.intake import Mode
+from kassagate.front.intake import Handover, Mode
 from kassagate.front.status import status_body, valid_ids
 
 log = logging.getLogger("kassagate.front.app")
@@ -85,18 +85,19 @@ async def _send_json(send: Send, status: int, payload: bytes, *extra: tuple[byte
 def create_front_app(
     ctx: FrontContext,
     *,
-    on_accepted: Callable[[int], Awaitable[None]] | None = None,
+    handover: Handover | None = None,
     wait_for: Callable[[int, float], Awaitable[dict[str, Any] | None]] | None = None,
     close_on_shutdown: bool = False,
 ) -> ASGIApp:
-    """The front server on ``ctx``; ``on_accepted(request_id)`` runs after each durable store;
+    """The front server on ``ctx``; ``handover`` (processing in this process) is told about
+    each accepted request, before and after its durable store (:class:`Handover`);
     ``wait_for(request_id, seconds)`` gives the status once the request ends (or ``None``
     when it did not end in time), for clients that ask to wait (layer 2 ``"wait"``).
 
     ``close_on_shutdown``: close ``ctx`` in the ASGI lifespan shutdown (run uvicorn with
     lifespan on). Use it when the server owns the context: uvicorn re-raises SIGTERM/SIGINT
     after its shutdown, so code after ``await server.serve()`` may never run."""
-    intake = ctx.intake(on_accepted, wait_for)
+    intake = ctx.intake(handover, wait_for)
     limit = ctx.settings.max_body
 
     async def status(request: Request) -> Response:

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from kassagate.config import Settings
 from kassagate.front import keys as keyfiles
 from kassagate.front.crypto import CryptoPool
-from kassagate.front.intake import Intake
+from kassagate.front.intake import Handover, Intake
 from kassagate.storage.db import Database, open_database
 from kassagate.storage.repos import Accounts, Cluster, Kassa, Requests, RequestWriter
 from kassagate.storage.tokens import TokenVerifier
@@ -138,10 +138,10 @@ class FrontContext:
 
     def intake(
         self,
-        on_accepted: Callable[[int], Awaitable[None]] | None = None,
+        handover: Handover | None = None,
         wait_for: Callable[[int, float], Awaitable[dict[str, Any] | None]] | None = None,
     ) -> Intake:
-        return Intake(self.crypto, self.account_cache, self.writer, on_accepted=on_accepted, wait_for=wait_for)
+        return Intake(self.crypto, self.account_cache, self.writer, handover=handover, wait_for=wait_for)
 
     def keys_json(self) -> dict[str, str]:
         return self.keyring.current.public_json()

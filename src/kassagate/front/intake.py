@@ -387,6 +387,19 @@ class RequestStore(Protocol):
     async def insert(self, row: dict[str, Any]) -> Stored: ...
 
 
+class Handover(Protocol):
+    """Processing in this process, told about each accepted request.
+
+    ``lease()`` before the store: ``(owner, lease_until_us)`` to store the request already
+    claimed by this process's worker (as its claim would: under a lease, one attempt
+    counted), or None to leave it to the queue. ``accepted(request_id, row)`` after the
+    store: the row as stored; a request stored under the lease is the worker's to process
+    now, any other is claimed from the queue."""
+
+    def lease(self) -> tuple[str, int] | None: ...
+    def accepted(self, request_id: int, row: dict[str, Any]) -> None: ...
+
+
 def debug_fiscal_data(accepted_at: int, receipt: Receipt) -> dict[str, Any]:
     """The fake fiscal data of a debug-mode request (front.md §6)."""
     when = dt.datetime.fromtimestamp(accepted_at / 1_000_000, MSK)
@@ -421,14 +434,14 @@ class Intake:
         accounts: AccountSource,
         store: RequestStore,
         *,
-        on_accepted: Callable[[int], Awaitable[None]] | None = None,
+        handover: Handover | None = None,
         wait_for: Callable[[int, float], Awaitable[dict[str, Any] | None]] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.crypto = crypto
         self.accounts = accounts
         self.store = store
-        self.on_accepted = on_accepted
+        self.handover = handover
         self.wait_for = wait_for
         self.clock = clock
 
@@ -572,6 +585,12 @@ class Intake:
             code = FrontCode.ACCEPTED_RID_INVALID
         else:
             code = FrontCode.ACCEPTED_NO_RID
+        handover = self.handover
+        if handover is not None and not kassa.debug:
+            lease = handover.lease()
+            if lease is not None:
+                row["lease_owner"], row["lease_until"] = lease
+                row["attempts"] = 1
         stored = await self.store.insert(row)
         if stored.id is None:
             first = stored.duplicate_of or {}
@@ -584,11 +603,11 @@ class Intake:
         log.debug(
             "accepted request %s (code %d, mode %s, kassa %s)", stored.id, int(code), row["mode"], kassa.kassaid
         )
-        if self.on_accepted is not None:
+        if handover is not None and not kassa.debug:
             try:
-                await self.on_accepted(stored.id)
+                handover.accepted(stored.id, row)
             except Exception:
-                log.exception("on_accepted hook failed for request %s (the request stays accepted)", stored.id)
+                log.exception("handing request %s over failed (the request stays accepted)", stored.id)
         extra: dict[str, Any] = {"nuid": nuid, "qnuid": qnuid}
         if code == FrontCode.ACCEPTED_RID_INVALID:
             extra["rid_error"] = rid_error

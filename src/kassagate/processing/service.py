@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from kassagate.processing.callbacks import CallbackSender
 from kassagate.processing.monitor import RegisterMonitor
-from kassagate.processing.queue import PENDING
+from kassagate.processing.queue import PENDING, Claimed
 from kassagate.processing.registers import RegisterDirectory
 from kassagate.processing.worker import ProcessingConfig, Worker
 from kassagate.storage.db import Database
@@ -82,9 +82,23 @@ class Processing:
         self._recently_ended: OrderedDict[int, None] = OrderedDict()
         self._tasks: list[asyncio.Task[None]] = []
 
-    async def on_accepted(self, request_id: int) -> None:
-        """The intake stored a request: claim it now."""
-        self.worker.wake()
+    # The intake's Handover (kassagate.front.intake): requests claimed as they are stored.
+
+    def lease(self) -> tuple[str, int] | None:
+        """Store the next accepted request already claimed by this process's worker, while
+        it has room; None: the request goes to the queue."""
+        return self.worker.lease_at_store()
+
+    def accepted(self, request_id: int, row: dict[str, Any]) -> None:
+        """The intake stored a request: process it now if it was stored claimed by our
+        worker, else wake the worker to claim it."""
+        if row.get("lease_owner") == self.worker.owner:
+            self.worker.take(
+                Claimed(request_id, row["nuid"], row["mode"], row["kassaid"], row["cluster_id"], row["receipt"],
+                        row["accepted_at"], row["attempts"], row["kkt_id"])
+            )
+        else:
+            self.worker.wake()
 
     async def _ended(self, request_id: int, status: int) -> None:
         self._recently_ended[request_id] = None

@@ -190,15 +190,43 @@ class Worker:
         self._inflight: dict[int, int] = {}  # kkt_id -> documents in flight from this worker
         self._tasks: set[asyncio.Task[None]] = set()
         self._finisher = queue.Finisher(self.db)  # ends requests with group commit
+        self._running = False  # run() is taking work: the intake may hand requests over
 
     def wake(self) -> None:
         """Work is waiting: claim now instead of at the next poll."""
         self._wake.set()
 
+    def lease_at_store(self) -> tuple[str, int] | None:
+        """``(owner, lease_until_us)`` for a request about to be stored already claimed by
+        this worker (the intake's handover), or None when the worker is not running or has
+        no room: then the request waits in the queue. The lease is the one ``claim`` takes,
+        so a crash leaves the request to be claimed again when it expires, as any claim."""
+        if not self._running or len(self._tasks) >= self.config.concurrency:
+            return None
+        return self.owner, queue.now_us() + int(self.config.lease_seconds * 1_000_000)
+
+    def take(self, claimed: queue.Claimed) -> None:
+        """Process a request stored under this worker's lease (``lease_at_store``). When the
+        worker stopped meanwhile, its lease expires and the request is claimed again."""
+        if not self._running:
+            return
+        task = asyncio.create_task(self._process_safely(claimed))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     # -- the loop -----------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
         lease_us = int(self.config.lease_seconds * 1_000_000)
+        self._running = True
+        try:
+            await self._run(stop, lease_us)
+        finally:
+            self._running = False
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=self.config.lease_seconds)
+
+    async def _run(self, stop: asyncio.Event, lease_us: int) -> None:
         while not stop.is_set():
             free = self.config.concurrency - len(self._tasks)
             batch: list[queue.Claimed] = []
@@ -210,9 +238,7 @@ class Worker:
                     await asyncio.sleep(self.config.poll_seconds)
                     continue
             for claimed in batch:
-                task = asyncio.create_task(self._process_safely(claimed))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                self.take(claimed)
             if batch and len(batch) == free:
                 continue  # more may be due: claim again as soon as a slot frees
             self._wake.clear()
@@ -230,8 +256,6 @@ class Worker:
                 # Woken by an acceptance: let the next few arrive too, so that one claim
                 # (one transaction, one fsync) takes them together.
                 await asyncio.sleep(self.config.coalesce_seconds)
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=self.config.lease_seconds)
 
     async def _process_safely(self, claimed: queue.Claimed) -> None:
         try:

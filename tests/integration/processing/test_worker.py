@@ -480,3 +480,85 @@ async def test_register_internal_error_past_the_budget_ends_with_70(env: Env) ->
         await vr.close()
     assert (row.status, row.error_code) == (queue.FAILED, 70)
     assert env.receipts_in_journal(kkt) == []
+
+
+# --------------------------------------------------------------------------- the intake's handover
+
+
+async def _stored(env: Env, kassaid: str, kkt_id: int, lease: tuple[str, int] | None) -> dict[str, Any]:
+    """A request stored as the intake stores it: under ``lease`` (already claimed, one
+    attempt counted) or in the queue."""
+    rid = await env.request(kassaid, receipt(kassaid))
+    values: dict[str, Any] = {"kkt_id": kkt_id}
+    if lease is not None:
+        values.update(lease_owner=lease[0], lease_until=lease[1], attempts=1)
+    async with env.db.write_connection() as conn:
+        await conn.execute(requests.update().where(requests.c.id == rid).values(**values))
+    return dict((await env.row(rid))._mapping)
+
+
+async def test_a_request_stored_claimed_is_processed_without_a_claim(env: Env) -> None:
+    kkt = await env.register()
+    await env.kassa("1030", kkt)
+    # A poll far away: only the handover (or a wake) can get the request processed in time.
+    processing = Processing(env.db, env.data_dir, ProcessingConfig(poll_seconds=60, retry_base_seconds=0.01))
+    assert processing.lease() is None  # the worker is not running: requests go to the queue
+    stop = asyncio.Event()
+    processing.start(stop)
+    try:
+        await asyncio.sleep(0.05)  # the worker's first (empty) claim
+        lease = processing.lease()
+        assert lease is not None and lease[0] == processing.worker.owner
+        assert lease[1] > queue.now_us() + 50_000_000  # the worker's lease (60 s)
+        row = await _stored(env, "1030", kkt, lease)
+        # Stored under the lease, the request is not due: no claim can take it twice.
+        assert await queue.claim(env.db, "someone-else", limit=10, lease_us=1_000_000) == []
+        waiter = asyncio.create_task(processing.wait_finished(row["id"], 5))
+        processing.accepted(row["id"], row)
+        assert await waiter
+        done = await env.row(row["id"])
+        assert (done.status, done.attempts) == (queue.FISCALIZED, 1)  # one attempt: the handover's
+        assert [e["docNumber"] for e in env.receipts_in_journal(kkt)] == [row["nuid"]]
+    finally:
+        stop.set()
+        await processing.close()
+    assert processing.lease() is None  # stopped: nothing more is handed over
+
+
+async def test_a_request_stored_unclaimed_wakes_the_worker(env: Env) -> None:
+    kkt = await env.register()
+    await env.kassa("1031", kkt)
+    processing = Processing(env.db, env.data_dir, ProcessingConfig(poll_seconds=60, retry_base_seconds=0.01))
+    stop = asyncio.Event()
+    processing.start(stop)
+    try:
+        await asyncio.sleep(0.05)
+        row = await _stored(env, "1031", kkt, None)  # the worker had no room, say
+        waiter = asyncio.create_task(processing.wait_finished(row["id"], 5))
+        processing.accepted(row["id"], row)
+        assert await waiter  # claimed from the queue at once, not at the next poll
+        done = await env.row(row["id"])
+        assert (done.status, done.attempts) == (queue.FISCALIZED, 1)
+    finally:
+        stop.set()
+        await processing.close()
+
+
+async def test_a_full_worker_leaves_requests_to_the_queue(env: Env) -> None:
+    processing = Processing(env.db, env.data_dir, ProcessingConfig(concurrency=1, poll_seconds=60))
+    stop = asyncio.Event()
+    processing.start(stop)
+    try:
+        await asyncio.sleep(0.05)
+        assert processing.lease() is not None
+        blocker = asyncio.Event()
+        busy = asyncio.create_task(blocker.wait())
+        processing.worker._tasks.add(busy)  # one request in flight: the worker is full
+        assert processing.lease() is None
+        blocker.set()
+        await busy
+        processing.worker._tasks.discard(busy)
+        assert processing.lease() is not None
+    finally:
+        stop.set()
+        await processing.close()

@@ -53,13 +53,12 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import uvloop
 
-from front import CPU_PER_DECRYPTION, Ceiling, free_port, receipt
+from front import CPU_PER_DECRYPTION, Ceiling, connect, free_port, receipt
 from kassagate.client.envelope import PublicKeys, encode_json, seal
 
 KASSAID = "700002"
@@ -221,66 +220,21 @@ class Phase:
     codes: Counter[str] = field(default_factory=Counter)
 
 
-class _LoadClient(asyncio.Protocol):
-    """One keep-alive connection of the full load: a plain protocol (no stream objects), so
-    that the load costs as little CPU as it can; each answer's code, nuid and qnuid kept."""
-
-    def __init__(self, queue: list[bytes], phase: Phase, end: float, done: asyncio.Future[None]) -> None:
-        self.queue, self.phase, self.end, self.done = queue, phase, end, done
-        self.buf = bytearray()
-        self.transport: Any = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # uvloop's transports do not subclass asyncio.Transport
-        self._next()
-
-    def _next(self) -> None:
-        if self.queue and time.perf_counter() < self.end:
-            self.transport.write(self.queue.pop())
-        else:
-            self.transport.close()
-
-    def data_received(self, data: bytes) -> None:
-        buf = self.buf
-        buf += data
-        end = buf.find(b"\r\n\r\n")
-        if end < 0:
-            return
-        head = bytes(buf[:end]).lower()
-        at = head.find(b"content-length:")
-        length = int(head[at + 15 :].split(b"\r\n", 1)[0]) if at >= 0 else 0
-        if len(buf) < end + 4 + length:
-            return
-        answer = json.loads(bytes(buf[end + 4 : end + 4 + length]))
-        del buf[: end + 4 + length]
-        self.phase.codes[answer["code"]] += 1
-        if answer["code"] == "800":
-            self.phase.accepted.append(Accepted(answer["nuid"], answer["qnuid"], time.perf_counter()))
-        self._next()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.done.done():
-            if exc is None:
-                self.done.set_result(None)
-            else:
-                self.done.set_exception(exc)
-
-
 async def full_load(port: int, bodies: list[bytes], connections: int, seconds: float) -> tuple[Phase, float, int]:
-    """Send ``bodies`` over ``connections`` connections until they or ``seconds`` run out;
-    the answers, the time taken and how many bodies were left."""
-    loop = asyncio.get_running_loop()
+    """Send ``bodies`` over ``connections`` connections (``bench/front.py``'s load client)
+    until they or ``seconds`` run out; the answers, the time taken and how many bodies
+    were left."""
     phase = Phase()
     queue = list(reversed(bodies))
-    end = time.perf_counter() + seconds
 
-    async def connection() -> None:
-        done: asyncio.Future[None] = loop.create_future()
-        await loop.create_connection(lambda: _LoadClient(queue, phase, end, done), HOST, port)
-        await asyncio.wait_for(done, end - time.perf_counter() + 120)
+    def on_answer(body: bytes) -> None:
+        answer = json.loads(body)
+        phase.codes[answer["code"]] += 1
+        if answer["code"] == "800":
+            phase.accepted.append(Accepted(answer["nuid"], answer["qnuid"], time.perf_counter()))
 
     t0 = time.perf_counter()
-    await asyncio.gather(*(connection() for _ in range(connections)))
+    await asyncio.gather(*(connect(HOST, port, queue, t0 + seconds, on_answer) for _ in range(connections)))
     return phase, time.perf_counter() - t0, len(queue)
 
 

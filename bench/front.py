@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from hashlib import sha512
@@ -196,12 +197,15 @@ class Slice:
         return n / max(self.deadline - start, 1e-9)
 
 
-class _Client(asyncio.Protocol):
-    """One keep-alive connection sending from the queue until the slice's deadline; a
-    plain protocol (no stream objects), so that the load costs as little CPU as it can."""
+class LoadClient(asyncio.Protocol):
+    """One keep-alive connection sending from ``queue`` (popped from the end) until
+    ``deadline``, each request as soon as the previous answer is in; ``on_answer(body)``
+    gets each answer's body. A plain protocol (no stream objects), so that the load costs
+    as little CPU as it can (``bench/e2e.py`` uses it too)."""
 
-    def __init__(self, queue: list[bytes], out: Slice, done: asyncio.Future[None]) -> None:
-        self.queue, self.out, self.done = queue, out, done
+    def __init__(self, queue: list[bytes], deadline: float, on_answer: Callable[[bytes], None],
+                 done: asyncio.Future[None]) -> None:
+        self.queue, self.deadline, self.on_answer, self.done = queue, deadline, on_answer, done
         self.buf = bytearray()
         self.transport: Any = None
 
@@ -211,7 +215,7 @@ class _Client(asyncio.Protocol):
 
     def _next(self) -> None:
         assert self.transport is not None
-        if self.queue and time.perf_counter() < self.out.deadline:
+        if self.queue and time.perf_counter() < self.deadline:
             self.transport.write(self.queue.pop())
         else:
             self.transport.close()
@@ -229,11 +233,7 @@ class _Client(asyncio.Protocol):
             return
         body = bytes(buf[end + 4 : end + 4 + length])
         del buf[: end + 4 + length]
-        code = "800" if b'"code":"800"' in body else str(json.loads(body)["code"])
-        out = self.out
-        out.codes[code] = out.codes.get(code, 0) + 1
-        if code == "800":
-            out.accepted_at.append(time.perf_counter())
+        self.on_answer(body)
         self._next()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -244,11 +244,23 @@ class _Client(asyncio.Protocol):
                 self.done.set_exception(exc)
 
 
-async def _connection(host: str, port: int, queue: list[bytes], out: Slice) -> None:
+async def connect(host: str, port: int, queue: list[bytes], deadline: float, on_answer: Callable[[bytes], None]
+                  ) -> None:
+    """One :class:`LoadClient` connection, until it has sent its last request and read its answer."""
     loop = asyncio.get_running_loop()
     done: asyncio.Future[None] = loop.create_future()
-    await loop.create_connection(lambda: _Client(queue, out, done), host, port)
-    await asyncio.wait_for(done, out.deadline - time.perf_counter() + 60)
+    await loop.create_connection(lambda: LoadClient(queue, deadline, on_answer, done), host, port)
+    await asyncio.wait_for(done, deadline - time.perf_counter() + 60)
+
+
+def _count(out: Slice) -> Callable[[bytes], None]:
+    def on_answer(body: bytes) -> None:
+        code = "800" if b'"code":"800"' in body else str(json.loads(body)["code"])
+        out.codes[code] = out.codes.get(code, 0) + 1
+        if code == "800":
+            out.accepted_at.append(time.perf_counter())
+
+    return on_answer
 
 
 async def load(host: str, port: int, queue: list[bytes], connections: int, seconds: float) -> Slice:
@@ -256,7 +268,8 @@ async def load(host: str, port: int, queue: list[bytes], connections: int, secon
     connections for ``seconds``; requests in flight at the deadline are answered too."""
     out = Slice(t0=time.perf_counter())
     out.deadline = out.t0 + seconds
-    await asyncio.gather(*(_connection(host, port, queue, out) for _ in range(connections)))
+    on_answer = _count(out)
+    await asyncio.gather(*(connect(host, port, queue, out.deadline, on_answer) for _ in range(connections)))
     if not queue:
         raise SystemExit("ran out of pre-built requests: build more")
     return out

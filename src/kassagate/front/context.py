@@ -30,6 +30,11 @@ T = TypeVar("T")
 #: Longest time a change made from the command line takes to reach a running server.
 ACCOUNT_TTL = 1.0
 KEY_CHECK_INTERVAL = 1.0
+#: While envelopes wait for a crypto worker (the server is saturated: answers wait on RSA
+#: anyway), each durable store of accepted requests waits this long for more to join it.
+#: Fewer, larger transactions mean fewer wake-ups of the event loop and the SQLite thread,
+#: each of which takes a crypto worker off its core (docs/front.md, "Performance").
+STORE_LINGER_SECONDS = 0.008
 
 
 class AccountCache:
@@ -122,7 +127,7 @@ class FrontContext:
             db=db,
             accounts=accounts,
             requests=requests,
-            writer=RequestWriter(db),
+            writer=RequestWriter(db, linger=lambda: STORE_LINGER_SECONDS if crypto.backlog else 0.0),
             keyring=ring,
             crypto=crypto,
             account_cache=AccountCache(accounts, requests, account_ttl),

@@ -224,6 +224,11 @@ class CryptoPool:
         self.generation = ring.current.generation
 
     @property
+    def backlog(self) -> int:
+        """Envelopes waiting for a worker (not yet given to one)."""
+        return len(self._queue)
+
+    @property
     def pids(self) -> list[int]:
         """The worker processes' ids (current key ring)."""
         return [w.process.pid for w in self._current if not w.dead]

@@ -15,10 +15,19 @@ R = TypeVar("R")
 class GroupCommit(Generic[T, R]):
     """``submit(item)`` waits until ``commit`` has written its batch and returns the
     item's result; ``commit(items)`` returns one result per item, in order, or raises
-    (then every item of that batch gets the exception)."""
+    (then every item of that batch gets the exception). ``linger()``, when given, is asked
+    before each batch how long to wait for more items to join it (0: commit at once)."""
 
-    def __init__(self, commit: Callable[[list[T]], Awaitable[list[R]]], *, max_batch: int = 256, name: str) -> None:
+    def __init__(
+        self,
+        commit: Callable[[list[T]], Awaitable[list[R]]],
+        *,
+        max_batch: int = 256,
+        name: str,
+        linger: Callable[[], float] | None = None,
+    ) -> None:
         self._commit = commit
+        self._linger = linger
         self._max_batch = max_batch
         self._name = name
         self._queue: list[tuple[T, asyncio.Future[R]]] = []
@@ -36,6 +45,10 @@ class GroupCommit(Generic[T, R]):
 
     async def _run(self) -> None:
         while self._queue:
+            if self._linger is not None and len(self._queue) < self._max_batch:
+                wait = self._linger()
+                if wait > 0:
+                    await asyncio.sleep(wait)  # let more items join this batch
             batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
             try:
                 results = await self._commit([item for item, _ in batch])

@@ -114,6 +114,28 @@ async def test_a_killed_worker_is_replaced_and_its_envelopes_opened_elsewhere(tm
         await pool.close()
 
 
+async def test_backlog_counts_the_envelopes_no_worker_holds_yet(tmp_path: Path) -> None:
+    # The store lingers for more requests only while there is a backlog (front/context.py).
+    from kassagate.front.crypto import PIPELINE
+
+    pool, keys = _pool_and_keys(tmp_path)
+    await pool.warm_up()
+    try:
+        pids = pool.pids
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        opening = [asyncio.ensure_future(pool.open(*_sealed(keys, n))) for n in range(len(pids) * PIPELINE + 3)]
+        await asyncio.sleep(0.1)
+        assert pool.backlog == 3  # the rest are in the workers' pipes
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+        results = await asyncio.wait_for(asyncio.gather(*opening), 20)
+        assert [r[0] for r in results] == ["ok"] * len(opening)
+        assert pool.backlog == 0
+    finally:
+        await pool.close()
+
+
 async def test_an_envelope_whose_workers_all_die_fails_alone(tmp_path: Path) -> None:
     from kassagate.front.crypto import MAX_TRIES, CryptoWorkerLost
 

@@ -38,3 +38,25 @@ async def test_a_failed_commit_fails_its_whole_batch_and_the_next_batch_still_co
     await group.close()
     with pytest.raises(RuntimeError, match="closed"):
         await group.submit("d")
+
+
+async def test_a_linger_lets_items_arriving_meanwhile_join_the_batch() -> None:
+    batches: list[list[int]] = []
+
+    async def commit(items: list[int]) -> list[int]:
+        batches.append(items)
+        return items
+
+    waits = [0.05]
+    group: GroupCommit[int, int] = GroupCommit(commit, name="test", linger=lambda: waits[0])
+    first = asyncio.ensure_future(group.submit(0))
+    await asyncio.sleep(0.01)  # inside the linger
+    rest = [asyncio.ensure_future(group.submit(i)) for i in (1, 2)]
+    assert await asyncio.gather(first, *rest) == [0, 1, 2]
+    assert batches == [[0, 1, 2]]
+
+    waits[0] = 0.0  # nothing to wait for (no backlog): each commits at once
+    await group.submit(3)
+    await asyncio.sleep(0.01)
+    await group.submit(4)
+    assert batches[1:] == [[3], [4]]

@@ -41,6 +41,11 @@ class Claimed:
     attempts: int
     kkt_id: int | None
 
+    @classmethod
+    def stored(cls, request_id: int, row: dict[str, Any]) -> Claimed:
+        """The claim of a request stored already claimed (the intake's row, before its id)."""
+        return cls(request_id, *(row[c.name] for c in _CLAIM_COLUMNS[1:]))
+
 
 @dataclass(frozen=True, slots=True)
 class FiscalData:

@@ -93,10 +93,7 @@ class Processing:
         """The intake stored a request: process it now if it was stored claimed by our
         worker, else wake the worker to claim it."""
         if row.get("lease_owner") == self.worker.owner:
-            self.worker.take(
-                Claimed(request_id, row["nuid"], row["mode"], row["kassaid"], row["cluster_id"], row["receipt"],
-                        row["accepted_at"], row["attempts"], row["kkt_id"])
-            )
+            self.worker.take(Claimed.stored(request_id, row))
         else:
             self.worker.wake()
 

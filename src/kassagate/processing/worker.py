@@ -203,7 +203,7 @@ class Worker:
         so a crash leaves the request to be claimed again when it expires, as any claim."""
         if not self._running or len(self._tasks) >= self.config.concurrency:
             return None
-        return self.owner, queue.now_us() + int(self.config.lease_seconds * 1_000_000)
+        return self.owner, queue.now_us() + self._lease_us
 
     def take(self, claimed: queue.Claimed) -> None:
         """Process a request stored under this worker's lease (``lease_at_store``). When the
@@ -216,23 +216,26 @@ class Worker:
 
     # -- the loop -----------------------------------------------------------------------
 
+    @property
+    def _lease_us(self) -> int:
+        return int(self.config.lease_seconds * 1_000_000)
+
     async def run(self, stop: asyncio.Event) -> None:
-        lease_us = int(self.config.lease_seconds * 1_000_000)
         self._running = True
         try:
-            await self._run(stop, lease_us)
+            await self._run(stop)
         finally:
             self._running = False
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=self.config.lease_seconds)
 
-    async def _run(self, stop: asyncio.Event, lease_us: int) -> None:
+    async def _run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             free = self.config.concurrency - len(self._tasks)
             batch: list[queue.Claimed] = []
             if free > 0:
                 try:
-                    batch = await queue.claim(self.db, self.owner, limit=free, lease_us=lease_us)
+                    batch = await queue.claim(self.db, self.owner, limit=free, lease_us=self._lease_us)
                 except Exception:
                     log.exception("claiming work failed; retrying")
                     await asyncio.sleep(self.config.poll_seconds)

@@ -19,6 +19,7 @@ from kassagate.processing.queue import PENDING, Claimed
 from kassagate.processing.registers import RegisterDirectory
 from kassagate.processing.worker import ProcessingConfig, Worker
 from kassagate.storage.db import Database
+from kassagate.storage.repos import Requests
 from kassagate.storage.schema import requests
 
 log = logging.getLogger("kassagate.processing")
@@ -31,9 +32,8 @@ async def render_status(db: Database, request_id: int) -> dict[str, Any] | None:
     """The request's status JSON (the object of ``GET /v1/status``)."""
     from kassagate.front.status import status_body
 
-    async with db.engine.connect() as conn:
-        row = (await conn.execute(select(requests).where(requests.c.id == request_id))).mappings().first()
-    return None if row is None else status_body(dict(row))
+    row = await Requests(db).get(request_id)
+    return None if row is None else status_body(row)
 
 
 async def wait_ended(db: Database, request_id: int, seconds: float, *, woken: asyncio.Event | None = None) -> bool:

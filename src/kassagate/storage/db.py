@@ -121,6 +121,7 @@ class Database:
     #: (sleeps of up to 100 ms each). Other processes still meet the busy timeout.
     write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _sqlite_thread: SqliteThread | None = field(default=None, init=False, repr=False)
+    _sqlite_reader: SqliteThread | None = field(default=None, init=False, repr=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -137,6 +138,18 @@ class Database:
         async with self.write_lock:
             return await self._sqlite_thread.write(fn, *args)
 
+    async def sqlite_read(self, fn: Callable[..., R], *args: Any) -> R:
+        """SQLite only: ``fn(conn, *args)`` on the process's SQLite reader thread (a plain
+        :mod:`sqlite3` connection that refuses writes, no explicit transaction); for hot
+        single-statement reads, which cost a tenth of the event loop's time there."""
+        if self._sqlite_reader is None:
+            if not self.is_sqlite:
+                raise RuntimeError("sqlite_read needs an SQLite database")
+            self._sqlite_reader = SqliteThread(
+                self.engine.url.database or "", busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS, readonly=True
+            )
+        return await self._sqlite_reader.write(fn, *args)
+
     def write_connection(self) -> Any:
         """A context manager giving a connection in a write transaction (``BEGIN IMMEDIATE``
         on SQLite, so that a writer waits for the lock instead of failing on upgrade).
@@ -147,6 +160,9 @@ class Database:
         if self._sqlite_thread is not None:
             await self._sqlite_thread.close()
             self._sqlite_thread = None
+        if self._sqlite_reader is not None:
+            await self._sqlite_reader.close()
+            self._sqlite_reader = None
         await self.engine.dispose()
 
 

@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Boolean, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from kassagate.storage.db import Database, utc_micros
 from kassagate.storage.errors import StorageError
 from kassagate.storage.group import GroupCommit
 from kassagate.storage.schema import clusters, kassas, kkts, requests
+from kassagate.storage.sqlite_thread import SqliteStatement, sqlite_statement
 from kassagate.storage.tokens import hash_token
 
 log = logging.getLogger(__name__)
@@ -377,13 +378,38 @@ class RequestWriter:
         await self._group.close()
 
 
+#: SQLite text of the requests' hot reads (``Requests``), compiled from Core once.
+_REQUEST_BY_ID = sqlite_statement(select(requests).where(requests.c.id == bindparam("id")))
+_REQUEST_BY_IDS = sqlite_statement(
+    select(requests).where(requests.c.nuid == bindparam("nuid"), requests.c.qnuid == bindparam("qnuid"))
+)
+_REQUEST_BOOLEANS = tuple(c.name for c in requests.columns if isinstance(c.type, Boolean))
+
+
+def _request_row(conn: sqlite3.Connection, stmt: SqliteStatement, params: dict[str, Any]) -> dict[str, Any] | None:
+    """One ``requests`` row as SQLAlchemy would give it (booleans as ``bool``)."""
+    cur = conn.execute(stmt.sql, stmt.params(params))
+    found = cur.fetchone()
+    if found is None:
+        return None
+    row = dict(zip((d[0] for d in cur.description), found, strict=True))
+    for name in _REQUEST_BOOLEANS:
+        if row[name] is not None:
+            row[name] = bool(row[name])
+    return row
+
+
 class Requests:
-    """Reads of the requests table (the writer is :class:`RequestWriter`)."""
+    """Reads of the requests table (the writer is :class:`RequestWriter`). On SQLite the
+    reads of one request run on the database's reader thread (``Database.sqlite_read``):
+    the status endpoint and the synchronous wait read a request per answer."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
 
     async def get_by_ids(self, nuid: str, qnuid: str) -> dict[str, Any] | None:
+        if self.db.is_sqlite:
+            return await self.db.sqlite_read(_request_row, _REQUEST_BY_IDS, {"nuid": nuid, "qnuid": qnuid})
         async with self.db.engine.connect() as conn:
             row = (
                 await conn.execute(select(requests).where(requests.c.nuid == nuid, requests.c.qnuid == qnuid))
@@ -391,6 +417,8 @@ class Requests:
         return None if row is None else dict(row)
 
     async def get(self, request_id: int) -> dict[str, Any] | None:
+        if self.db.is_sqlite:
+            return await self.db.sqlite_read(_request_row, _REQUEST_BY_ID, {"id": request_id})
         async with self.db.engine.connect() as conn:
             row = (await conn.execute(select(requests).where(requests.c.id == request_id))).mappings().first()
         return None if row is None else dict(row)

@@ -157,3 +157,38 @@ async def test_concurrent_first_starts_migrate_once(database_url: str) -> None:
     finally:
         for db in dbs:
             await db.close()
+
+
+async def test_request_reads_equal_the_engines_rows(database_url: str) -> None:
+    """``Requests.get``/``get_by_ids`` (on SQLite through the reader thread) give exactly
+    the row SQLAlchemy reads, types included."""
+    db = await open_database(database_url)
+    try:
+        writer = RequestWriter(db)
+        stored = row("4" * 23, rid="r-1", scope="kassa:1")
+        stored.update(debug=True, kkt_id=None, fd_number=2**40, fiscal_sign="0123456789", qr="t=1&s=2")
+        request_id = (await writer.insert(stored)).id
+        await writer.close()
+        assert request_id is not None
+        async with db.engine.connect() as conn:
+            expected = dict((await conn.execute(select(requests).where(requests.c.id == request_id))).mappings().one())
+        reqs = Requests(db)
+        by_id = await reqs.get(request_id)
+        by_ids = await reqs.get_by_ids("4" * 23, ("4" * 23)[::-1])
+        assert by_id == expected and by_ids == expected
+        assert by_id is not None and by_id["debug"] is True and by_id["fd_number"] == 2**40
+        assert await reqs.get(request_id + 1000) is None
+    finally:
+        await db.close()
+
+
+async def test_the_sqlite_reader_refuses_writes(tmp_path: Any) -> None:
+    from kassagate.storage.errors import StorageError
+
+    db = await open_database(f"sqlite+aiosqlite:///{tmp_path / 'r.sqlite3'}")
+    try:
+        with pytest.raises(StorageError, match=r"readonly|read-only|query_only"):
+            await db.sqlite_read(lambda conn: conn.execute("CREATE TABLE t (k TEXT)"))
+        assert await db.sqlite_read(lambda conn: conn.execute("SELECT 41 + 1").fetchone()[0]) == 42
+    finally:
+        await db.close()

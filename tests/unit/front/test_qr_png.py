@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from kassagate.core.qr import build_qr
-from kassagate.front.qr_png import SCALE, png_gray8, qr_png_data_uri
+from kassagate.front.qr_png import SCALE, png_bilevel, qr_png_data_uri
 
 PREFIX = "data:image/png;base64,"
 
@@ -40,17 +40,32 @@ def test_png_reads_back_as_the_qr_string(when: dt.datetime, total: int, fd: int,
     text = build_qr(when=when, total=total, fn_serial="9999078900006825", fd=fd, fp=fp, sign=sign)
     image, decoded = read_back(qr_png_data_uri(text))
     assert decoded == text
-    assert image.format == "PNG" and image.mode == "L"
+    assert image.format == "PNG" and image.mode == "1"
     # a square image: whole modules of SCALE pixels, a light quiet zone all round
     assert image.width == image.height and image.width % SCALE == 0
     assert image.getpixel((0, 0)) == 255 and image.getpixel((image.width - 1, image.height - 1)) == 255
 
 
-def test_png_gray8_round_trip_and_size_check() -> None:
-    pixels = bytes((x * 7 + y * 13) % 256 for y in range(5) for x in range(3))
-    png = png_gray8(3, 5, pixels)
-    image = Image.open(io.BytesIO(png))
-    assert image.size == (3, 5) and image.mode == "L"
-    assert image.tobytes() == pixels
+@settings(max_examples=100, deadline=None)
+@given(
+    width=st.integers(1, 23),
+    height=st.integers(1, 9),
+    scale=st.integers(1, 5),
+    data=st.data(),
+)
+def test_png_bilevel_round_trip(width: int, height: int, scale: int, data: st.DataObject) -> None:
+    pixels = data.draw(st.binary(min_size=width * height, max_size=width * height))
+    image = Image.open(io.BytesIO(png_bilevel(width, height, pixels, scale)))
+    image.load()
+    assert image.size == (width * scale, height * scale) and image.mode == "1"
+    for y in range(height * scale):
+        for x in range(width * scale):
+            light = pixels[(y // scale) * width + x // scale] != 0
+            assert image.getpixel((x, y)) == (255 if light else 0), (x, y)
+
+
+def test_png_bilevel_size_check() -> None:
     with pytest.raises(ValueError, match="pixel bytes"):
-        png_gray8(3, 5, pixels[:-1])
+        png_bilevel(3, 5, bytes(14))
+    with pytest.raises(ValueError, match="scale"):
+        png_bilevel(3, 5, bytes(15), 0)

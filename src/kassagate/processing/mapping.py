@@ -10,6 +10,7 @@ fields of the Cashbox document are documented in ``docs/cashbox.md`` and
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -72,8 +73,13 @@ def _qty_x1000(value: Any) -> int:
 def format_doc_time(accepted_at_us: int) -> str:
     """``docTime`` of a request: its acceptance time, UTC, to the second. The same request
     always gets the same text, so a resend is recognised by the register."""
-    t = dt.datetime.fromtimestamp(accepted_at_us / 1_000_000, tz=dt.UTC)
-    return t.strftime(DOC_TIME_FORMAT)
+    return _doc_time_of_second(accepted_at_us // 1_000_000)
+
+
+@functools.lru_cache(maxsize=1024)
+def _doc_time_of_second(seconds: int) -> str:
+    # Requests accepted within the same second share the text: formatted once.
+    return dt.datetime.fromtimestamp(seconds, tz=dt.UTC).strftime(DOC_TIME_FORMAT)
 
 
 def _item(product: dict[str, Any], index: int) -> dict[str, Any]:

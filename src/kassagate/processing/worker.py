@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import logging
 import os
 import secrets
@@ -28,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import msgspec
 from sqlalchemy import select
 
 from kassagate.cashbox.client import RegisterUnreachable
@@ -280,7 +280,7 @@ class Worker:
     # -- one request ----------------------------------------------------------------------
 
     async def process(self, claimed: queue.Claimed) -> None:
-        receipt = json.loads(claimed.receipt)
+        receipt = msgspec.json.decode(claimed.receipt)
         doc = receipt_to_document(receipt, nuid=claimed.nuid, accepted_at_us=claimed.accepted_at)
         if claimed.mode == "cluster":
             await self._process_cluster(claimed, doc)

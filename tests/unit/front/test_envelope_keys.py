@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from front_support import PublishedKeys, body_for, dumps, layer2_for, seal
 from kassagate.front import envelope
@@ -101,6 +103,17 @@ def test_lenient_base64() -> None:
     assert envelope.b64decode_lenient("\n".join(std[i:i + 76] for i in range(0, len(std), 76))) == data
     for bad in ("a", "!!!!", "ab=c", "é"):
         assert envelope.b64decode_lenient(bad) is None
+
+
+@settings(max_examples=1000)
+@given(st.one_of(
+    st.text(alphabet="ABCabz019+/=-_ \r\n\té!", max_size=40),
+    st.binary(max_size=40).map(lambda b: base64.b64encode(b).decode()),
+))
+def test_lenient_base64_fast_path_decodes_as_the_tolerant_one(value: str) -> None:
+    """Strict standard base64 takes a one-pass path: it must decode to exactly what the
+    tolerant path gives, and anything else must go on to the tolerant path."""
+    assert envelope.b64decode_lenient(value) == envelope._b64decode_tolerant(value)
 
 
 def test_rotation_accepts_both_generations_during_grace(tmp_path: Path) -> None:

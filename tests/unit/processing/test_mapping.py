@@ -1,6 +1,9 @@
+import datetime as dt
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kassagate.processing.mapping import format_doc_time, receipt_to_document
 
@@ -104,6 +107,18 @@ def test_vending_fields_are_carried() -> None:
 
 def test_doc_time_is_stable_for_a_request() -> None:
     assert format_doc_time(ACCEPTED_US) == format_doc_time(ACCEPTED_US + 1)
+    assert format_doc_time(ACCEPTED_US) == "2026-05-28 20:26:40"
+
+
+@settings(max_examples=500)
+@given(st.integers(0, 4_102_444_800_000_000 - 1))  # up to 2100
+def test_doc_time_is_the_acceptance_second_in_utc(accepted_us: int) -> None:
+    """The same text as before it was cached per second (a resend must carry the docTime
+    that the first send did), including the last microsecond of a second."""
+    expected = dt.datetime.fromtimestamp(accepted_us / 1_000_000, tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    assert format_doc_time(accepted_us) == expected
+    last = (accepted_us // 1_000_000) * 1_000_000 + 999_999
+    assert format_doc_time(last) == format_doc_time(accepted_us)
 
 
 def test_correction_receipt_becomes_a_correction_document() -> None:

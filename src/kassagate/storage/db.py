@@ -136,19 +136,19 @@ class Database:
                 raise RuntimeError("sqlite_write needs an SQLite database")
             self._sqlite_thread = SqliteThread(self.engine.url.database or "", busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS)
         async with self.write_lock:
-            return await self._sqlite_thread.write(fn, *args)
+            return await self._sqlite_thread.run(fn, *args)
 
     async def sqlite_read(self, fn: Callable[..., R], *args: Any) -> R:
         """SQLite only: ``fn(conn, *args)`` on the process's SQLite reader thread (a plain
         :mod:`sqlite3` connection that refuses writes, no explicit transaction); for hot
-        single-statement reads, which cost a tenth of the event loop's time there."""
+        single-statement reads, which cost a twentieth of the event loop's time there."""
         if self._sqlite_reader is None:
             if not self.is_sqlite:
                 raise RuntimeError("sqlite_read needs an SQLite database")
             self._sqlite_reader = SqliteThread(
                 self.engine.url.database or "", busy_timeout_ms=SQLITE_BUSY_TIMEOUT_MS, readonly=True
             )
-        return await self._sqlite_reader.write(fn, *args)
+        return await self._sqlite_reader.run(fn, *args)
 
     def write_connection(self) -> Any:
         """A context manager giving a connection in a write transaction (``BEGIN IMMEDIATE``

@@ -41,7 +41,10 @@ class GroupCommit(Generic[T, R]):
         self._queue.append((item, fut))
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name=self._name)
-        return await asyncio.shield(fut)
+        # Not shielded: a submitter that goes away (its client disconnected) cancels only
+        # its own future; its item stays in the batch and is committed all the same, and
+        # the commit skips the result of a future already done.
+        return await fut
 
     async def _run(self) -> None:
         while self._queue:

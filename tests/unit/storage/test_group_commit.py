@@ -60,3 +60,40 @@ async def test_a_linger_lets_items_arriving_meanwhile_join_the_batch() -> None:
     await asyncio.sleep(0.01)
     await group.submit(4)
     assert batches[1:] == [[3], [4]]
+
+
+async def test_a_submitter_that_goes_away_leaves_its_item_committed_and_the_batch_whole() -> None:
+    batches: list[list[int]] = []
+    fail = [False]
+
+    async def commit(items: list[int]) -> list[int]:
+        batches.append(items)
+        await asyncio.sleep(0.01)
+        if fail[0]:
+            raise OSError("disk full")
+        return items
+
+    group: GroupCommit[int, int] = GroupCommit(commit, name="test", linger=lambda: 0.02)
+    loop = asyncio.get_running_loop()
+    unhandled: list[dict[str, object]] = []
+    loop.set_exception_handler(lambda _loop, context: unhandled.append(context))
+    try:
+        for failing in (False, True):
+            fail[0] = failing
+            submitters = [asyncio.ensure_future(group.submit(i)) for i in range(3)]
+            await asyncio.sleep(0.005)  # inside the linger: all three queued
+            submitters[1].cancel()  # its client disconnected
+            done = await asyncio.gather(*submitters, return_exceptions=True)
+            assert isinstance(done[1], asyncio.CancelledError)
+            if failing:
+                assert [type(d) for d in (done[0], done[2])] == [OSError, OSError]
+            else:
+                assert (done[0], done[2]) == (0, 2)
+            assert batches[-1] == [0, 1, 2]  # the cancelled item was committed with the rest
+        import gc
+
+        gc.collect()
+        await asyncio.sleep(0)
+        assert unhandled == []  # no "exception was never retrieved" from a future nobody awaits
+    finally:
+        loop.set_exception_handler(None)

@@ -5,12 +5,11 @@ standard's penalty rules, a 4-module quiet zone), 4 pixels per module. zxing-cpp
 than segno: segno chooses the mask in pure Python, about 6 ms of CPU per code on the
 development machine, against 0.1 ms here, and every fiscalized receipt whose status is
 read needs one. The PNG itself is written with the standard library: a bilevel image (1
-bit per pixel, greyscale: 0 dark, 1 light), filter 0 on every row, one zlib stream (PNG
-spec, chapters 11–12). One bit per pixel instead of a byte, each row written once and
-repeated with the Up filter, one zlib stream with a small window: about 60 µs per image
-(0.25 ms with a row at a time and ``zlib.compress``; 0.35 ms with a byte per pixel), and
-about 350 bytes of PNG. Pillow would be a large dependency for those few lines; the
-tests read the PNG back with Pillow.
+bit per pixel, greyscale: 0 dark, 1 light), one zlib stream (PNG spec, chapters 11–12).
+Each row of modules is written once (filter 0) and repeated with the Up filter (zeros),
+the stream has a small window: about 60 µs per image (0.25 ms with a row at a time and
+``zlib.compress``; 0.35 ms with a byte per pixel), and about 360 bytes of PNG. Pillow
+would be a large dependency for those few lines; the tests read the PNG back with Pillow.
 """
 
 from __future__ import annotations

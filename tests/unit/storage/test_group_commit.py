@@ -1,4 +1,5 @@
 import asyncio
+import gc
 
 import pytest
 
@@ -90,8 +91,6 @@ async def test_a_submitter_that_goes_away_leaves_its_item_committed_and_the_batc
             else:
                 assert (done[0], done[2]) == (0, 2)
             assert batches[-1] == [0, 1, 2]  # the cancelled item was committed with the rest
-        import gc
-
         gc.collect()
         await asyncio.sleep(0)
         assert unhandled == []  # no "exception was never retrieved" from a future nobody awaits

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 # Explicit constraint names, so that later migrations can refer to them on both engines.
@@ -101,6 +102,10 @@ requests = Table(
     Column("lease_owner", String(64), nullable=True),
     Column("lease_until", BigInteger, nullable=True),
     Column("kkt_id", Id, nullable=True),
+    # True: the register in kkt_id is known to hold no document of this request. While it
+    # is false after an attempt that may have reached that register, the request is in
+    # doubt there and goes to no other register (processing/dispatch.py).
+    Column("kkt_ruled_out", Boolean, nullable=False, server_default=false()),
     Column("fiscal_dt", BigInteger, nullable=True),
     Column("fd_number", BigInteger, nullable=True),
     Column("fiscal_sign", String(20), nullable=True),
@@ -114,4 +119,19 @@ requests = Table(
     UniqueConstraint("rid_scope", "rid"),
     Index(None, "status", "next_attempt_at"),
     Index(None, "kassaid", "status"),
+)
+
+#: What happened to a request beyond its row: a register's answer or fault, a decision
+#: taken (``processing/dispatch.py`` names the kinds). Read by the status, the logs and the
+#: cabinet's timeline; written only off the fast path (retries, doubt, failover, requeue).
+request_events = Table(
+    "request_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("request_id", Id, nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("kkt_id", Id, nullable=True),
+    Column("detail", Text, nullable=True),
+    Index("ix_request_events_request_id_id", "request_id", "id"),
 )

@@ -1,0 +1,1 @@
+<?php return static function ($t): void {};

@@ -313,8 +313,9 @@ final class Client
             );
         }
         if (in_array($code, self::RECEIPT_CODES, true)) {
-            $path = preg_match('/^([A-Za-z_][A-Za-z0-9_]*(?:\[\d+\])?(?:\.[A-Za-z_][A-Za-z0-9_]*(?:\[\d+\])?)*): (.*)$/s', $text, $m) === 1;
-            throw new ReceiptInvalid($path ? $m[1] : '', $path ? $m[2] : $text, $code, false);
+            // kassagate's text: "<the code's description> (receipt) <path>: <what was expected>"
+            $path = preg_match('/(?:^|\(receipt\) )([A-Za-z_]\w*(?:\[\d+\])?(?:\.[A-Za-z_]\w*(?:\[\d+\])?)*): (.*)$/s', $text, $m) === 1;
+            throw new ReceiptInvalid($path ? $m[1] : '', $text, $code, false);
         }
         foreach (self::ERRORS as $class => $codes) {
             if (in_array($code, $codes, true)) {

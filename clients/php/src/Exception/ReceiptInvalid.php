@@ -8,7 +8,8 @@ namespace Kassagate\Exception;
  * The receipt breaks a rule. Either the local check found it before anything was sent
  * (isLocal() true, getCode() 60: what the server would have answered), or the server
  * answered 60 (arithmetic, ranges, VAT by date), 230 (cluster type) or 4040 (vending
- * fields). $path names the field (products_arr[0].summa) when known.
+ * fields). $path names the field (products_arr[0].summa) when known; $reason is what
+ * was expected (locally) or the server's whole text.
  */
 final class ReceiptInvalid extends KassagateException
 {
@@ -19,7 +20,7 @@ final class ReceiptInvalid extends KassagateException
         public readonly bool $local = true,
     ) {
         $where = $path === '' ? '' : $path . ': ';
-        parent::__construct(($local ? 'receipt not sent: ' : '') . $where . $reason, $frontCode);
+        parent::__construct($local ? 'receipt not sent: ' . $where . $reason : $reason, $frontCode);
     }
 
     public function isLocal(): bool

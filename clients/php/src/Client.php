@@ -37,7 +37,8 @@ use Kassagate\Exception\WaitTimeout;
  * - verify_tls (bool, true), ca_file (string): TLS settings of curl;
  * - user_agent (string).
  *
- * The token never appears in an error message, a URL or var_dump() of the client.
+ * The token never appears in an error message, a URL, var_dump()/print_r() of the client
+ * or (PHP 8.2+) the arguments of a stack trace.
  */
 final class Client
 {
@@ -264,7 +265,7 @@ final class Client
      * @param array<string, mixed> $wire
      * @return array<string, mixed>
      */
-    private function postSealed(array $wire, PublicKeys $keys, ?string $rid, bool $test): array
+    private function postSealed(#[\SensitiveParameter] array $wire, PublicKeys $keys, ?string $rid, bool $test): array
     {
         return $this->post(Envelope::seal($wire, $keys, $this->kassaid, $this->token, $rid, $test));
     }

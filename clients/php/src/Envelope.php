@@ -116,7 +116,7 @@ final class Envelope
         string $ab,
         string $de,
         string $kassaid,
-        string $token,
+        #[\SensitiveParameter] string $token,
         ?string $rid = null,
         bool $test = false,
         string $checkType = self::CHECK_TYPE,
@@ -142,10 +142,10 @@ final class Envelope
      * @return array{aab: string, dde: string, test: string}
      */
     public static function seal(
-        array $receipt,
+        #[\SensitiveParameter] array $receipt,
         PublicKeys $keys,
         string $kassaid,
-        string $token,
+        #[\SensitiveParameter] string $token,
         ?string $rid = null,
         bool $test = false,
     ): array {

@@ -154,8 +154,18 @@ return static function (Harness $t): void {
         check(str_contains($e->getMessage(), 'do not match the pinned fingerprints'), $e->getMessage());
         same(140, $client(['keys' => $keys])->send($receipt(), test: true)->code, 'keys given, not fetched');
         throws(StatusNotFound::class, static fn () => $client()->status(str_repeat('1', 23), str_repeat('2', 23)));
-        $e = throws(TransportError::class, static fn () => (new Client('http://127.0.0.1:9', $kassaid, $token, ['keys' => $keys, 'timeout' => 5]))->send($receipt()));
+        $ignoreArgs = ini_set('zend.exception_ignore_args', '0');
+        try {
+            $e = throws(TransportError::class, static fn () => (new Client('http://127.0.0.1:9', $kassaid, $token, ['keys' => $keys, 'timeout' => 5]))->send($receipt()));
+        } finally {
+            ini_set('zend.exception_ignore_args', (string) $ignoreArgs);
+        }
         check($e->isRetryable() && !str_contains($e->getMessage(), $token), 'retryable, no token in the message');
+        $libraryFrames = array_filter($e->getTrace(), static fn (array $f): bool => str_starts_with($f['class'] ?? '', 'Kassagate\\') && !str_starts_with($f['class'], 'Kassagate\\Tests'));
+        check(count($libraryFrames) >= 3, 'the trace holds the library\'s frames');
+        if (PHP_VERSION_ID >= 80200) { // #[SensitiveParameter]
+            check(!str_contains(print_r($libraryFrames, true), $token), 'no token in the arguments of the library\'s frames');
+        }
         check(!str_contains(print_r($client(), true), $token), 'print_r of a client shows no token');
     });
 

@@ -2,8 +2,7 @@
 
 Runs the library's own suite (``php clients/php/tests/run.php``) with two servers: one
 that fiscalizes, and one without processing (``--no-workers``) whose requests stay pending.
-Skips when no usable ``php`` is installed, except under ``KASSAGATE_REQUIRE_PHP=1`` (set by
-``.ci/run``): then it fails, so that CI never passes without running the PHP client.
+The ``php`` fixture (``conftest.py``) skips or, under ``KASSAGATE_REQUIRE_PHP=1``, fails.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,33 +19,7 @@ import pytest
 
 from support.system import Process, free_port, kassagate_env, run_cli
 
-ROOT = Path(__file__).resolve().parents[3]
-PHP_CLIENT = ROOT / "clients" / "php"
-REQUIRE_PHP = os.environ.get("KASSAGATE_REQUIRE_PHP") == "1"
-#: PHP extensions the library needs beyond the core.
-EXTENSIONS = ("curl", "json", "openssl")
-
-
-def php_unavailable_reason() -> str | None:
-    php = shutil.which("php")
-    if php is None:
-        return "php is not installed (Debian: apt-get install php-cli php-curl)"
-    modules = subprocess.run([php, "-m"], capture_output=True, text=True, timeout=60, check=False).stdout
-    loaded = {line.strip().lower() for line in modules.splitlines()}
-    missing = [ext for ext in EXTENSIONS if ext not in loaded]
-    if missing:
-        return f"php lacks the extension(s) {', '.join(missing)} (Debian: apt-get install php-curl)"
-    return None
-
-
-@pytest.fixture(scope="module")
-def php() -> str:
-    reason = php_unavailable_reason()
-    if reason is not None:
-        if REQUIRE_PHP:
-            pytest.fail(f"KASSAGATE_REQUIRE_PHP=1 but {reason}")
-        pytest.skip(reason)
-    return str(shutil.which("php"))
+PHP_CLIENT = Path(__file__).resolve().parents[3] / "clients" / "php"
 
 
 @dataclass

@@ -8,7 +8,6 @@ use Kassagate\Exception\AccountError;
 use Kassagate\Exception\AuthError;
 use Kassagate\Exception\EnvelopeError;
 use Kassagate\Exception\FiscalDriveError;
-use Kassagate\Exception\KassagateException;
 use Kassagate\Exception\KeysError;
 use Kassagate\Exception\ProtocolError;
 use Kassagate\Exception\ReceiptInvalid;

@@ -35,14 +35,19 @@ items_st = st.lists(st.tuples(st.integers(1, 10**6), st.integers(0, 10**7), st.i
                     min_size=1, max_size=8)
 
 
-@given(items_st, st.integers(-3, 3))
-def test_amount_must_equal_sum_of_lines(lines: list[tuple[int, int, int]], delta: int) -> None:
+@given(items_st, st.one_of(st.integers(-3, 3), st.just("discounts")))
+def test_amount_must_equal_sum_of_lines(lines: list[tuple[int, int, int]], delta: int | str) -> None:
+    if delta == "discounts":
+        delta = sum(d for _, _, d in lines)
+    assert isinstance(delta, int)
     items = [{"itemName": f"i{i}", "itemQty": q, "itemAmount": a + d, "discount": d} for i, (q, a, d) in
              enumerate(lines)]
     total = sum(a for _, a, _ in lines)
+    discounts = sum(d for _, _, d in lines)
     r = make()
     ans = call(r, "sale", {"amount": total + delta, "items": items, "payments": {"cashAmount": total + delta + 5}})
-    if delta == 0:
+    # amount = Σ(itemAmount − discount) (itemAmount before discount), or Σ itemAmount (after it)
+    if delta == 0 or (discounts and delta == discounts):
         assert ans["code"] == 0 and ans["change"] == 5
     else:
         assert ans["code"] == 4

@@ -46,12 +46,14 @@ class VatAmount(Struct):
 
 
 class Extra(Struct):
-    fnNumber: str
-    fdNumber: int
-    fiscalSign: str
-    shiftNumber: int
-    kktRegNumber: str
-    fiscalDocType: str
+    """``extraParams``: empty for a document that is not fiscal (an order, cash in or out)."""
+
+    fnNumber: str | UnsetType = UNSET
+    fdNumber: int | UnsetType = UNSET
+    fiscalSign: str | UnsetType = UNSET
+    shiftNumber: int | UnsetType = UNSET
+    kktRegNumber: str | UnsetType = UNSET
+    fiscalDocType: str | UnsetType = UNSET
     receiptNumber: int | UnsetType = UNSET
     qr: str | UnsetType = UNSET
 

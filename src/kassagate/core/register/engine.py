@@ -159,17 +159,22 @@ class Register:
             doc = self.store.find(origin, idem=idem)
         return doc
 
-    @staticmethod
-    def _answer_of(doc: Doc) -> dict[str, Any]:
-        """The stored answer of ``doc`` with its current docStatus; a document that was not
-        the answer to a request (the registration report) gets the common fields too."""
+    def _answer_of(self, doc: Doc) -> dict[str, Any]:
+        """The answer about ``doc`` (check_status, check_copy, last_document, a resend): its
+        stored answer with its current docStatus. Every field of a fiscal document's answer
+        is there whatever the document (a deposit, a shift report, the registration report
+        has no card or payments: empty values)."""
         answer = doc.answer
-        if "status" in answer:
+        if "rrn" in answer:  # a receipt's or an order's own answer: complete
             out = dict(answer)
         else:
+            extra = answer.get("extraParams")
+            if extra is None:
+                extra = self._extra(doc, fd_type=doc.kind) if doc.fd is not None else {}
             out = {"status": "success", "code": 0, "message": "", "printError": 0, "documentID": doc.id,
                    "fiscalID": fiscal_id(doc.fd), "fiscalNum": "" if doc.fd is None else str(doc.fd),
-                   "docTime": doc.doc_time or doc.time, "printTime": doc.time, **answer}
+                   "docTime": doc.doc_time or doc.time, "printTime": doc.time, **_CARD_EMPTY, "totalPayments": [],
+                   "shiftOrdersCnt": self.state.open_orders, **answer, "extraParams": extra}
         out["docStatus"] = doc.status
         return out
 

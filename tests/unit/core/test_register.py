@@ -270,3 +270,15 @@ def test_item_amount_read_before_or_after_the_discount(lines: list[tuple[int, in
         return
     assert reading == ("net" if form == "net" and any(d for _, d in lines) else "gross")
     assert [(i.amount, i.discount) for i in read] == [(p + d, d) for p, d in lines]
+
+
+def test_stored_answers_in_other_forms_are_answered_in_the_current_ones() -> None:
+    r = make()
+    s = call(r, "sale", {"amount": 100, "items": [{"itemName": "x", "itemQty": 1000, "itemAmount": 100}],
+                         "payments": {"cashAmount": 100}})
+    doc = r.store.get(s["documentID"])
+    assert doc is not None
+    doc.answer = {**doc.answer, "fiscalID": str(doc.fd), "documentExtID": ""}
+    r.store.update(doc)
+    again = call(r, "check_status", {"documentID": s["documentID"]})
+    assert again["fiscalID"] == s["fiscalID"] == f"{doc.fd:012d}" and "documentExtID" not in again

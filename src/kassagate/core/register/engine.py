@@ -175,6 +175,12 @@ class Register:
                    "fiscalID": fiscal_id(doc.fd), "fiscalNum": "" if doc.fd is None else str(doc.fd),
                    "docTime": doc.doc_time or doc.time, "printTime": doc.time, **_CARD_EMPTY, "totalPayments": [],
                    "shiftOrdersCnt": self.state.open_orders, **answer, "extraParams": extra}
+        # A journal may hold answers written in other forms: brought to the current ones.
+        if out.get("documentExtID") == "":
+            del out["documentExtID"]
+        fid = out.get("fiscalID")
+        if fid and fid.__class__ is str and len(fid) < 12 and fid.isdigit():
+            out["fiscalID"] = fiscal_id(int(fid))
         out["docStatus"] = doc.status
         return out
 

@@ -109,7 +109,8 @@ async def test_integers_as_strings_of_digits(ru: Register) -> None:
     a = await ru.ok("sale", {"amount": "10000", "items": [{"itemName": "x", "itemQty": "1000", "itemAmount": "10000",
                                                            "paymentMethod": "4", "paymentSubject": "1",
                                                            "itemTaxes": [{"taxPrc": "2200", "calcType": "1"}]}],
-                             "payments": {"cashAmount": "10000"}, "documentExtID": "77"})
+                             "payments": {"cashAmount": "10000"}, "documentExtID": "77", "settlementSign": "1",
+                             "taxSystem": "0"})
     assert a.documentExtID == "77"
     assert (await ru.ok("check_status", {"documentID": str(a.documentID)})).documentID == a.documentID
     assert (await ru.ok("rollback", {"documentID": str(a.documentID)})).code == 0

@@ -601,8 +601,9 @@ def check_extensions(req: dict[str, Any], *, allowed_signs: tuple[int, ...]) -> 
     if sign not in allowed_signs:
         raise CashboxError(C.INVALID_JSON, f"settlementSign must be one of {list(allowed_signs)} here, got {sign}")
     ts = req.get("taxSystem")
-    if ts is not None and (isinstance(ts, bool) or not isinstance(ts, int) or ts not in _TAX_SYSTEMS):
-        raise CashboxError(C.INVALID_JSON, f"taxSystem must be one of {[int(t) for t in TaxSystem]}, got {ts!r}")
+    if ts is not None and as_int(ts) not in _TAX_SYSTEMS:
+        raise CashboxError(C.INVALID_JSON, f"taxSystem must be one of {[int(t) for t in TaxSystem]}, "
+                                           f"got {str(ts)[:40]!r}")
     get_str(req, "vendAddress", max_len=MAX_VEND_ADDRESS)
     get_str(req, "vendPlace", max_len=MAX_VEND_PLACE)
     get_str(req, "vendMachineNumber", max_len=MAX_VEND_MACHINE_NUMBER)

@@ -86,7 +86,9 @@ def _item(product: dict[str, Any], index: int) -> dict[str, Any]:
     vat = VAT_RATES[_int(product["stavka_nds"])]
     summa = _int(product["summa"])
     discount = _int(product.get("skidka", 0) or 0)
-    tax: dict[str, Any] = {"taxCode": vat.code, "taxName": vat.name, "calcType": 1}
+    # taxCode is only the register's tax group label; vatCode (extension) is the exact VAT
+    # row (tag 1199), which the percent alone does not give (22 % and 22/122 are both 2200).
+    tax: dict[str, Any] = {"taxCode": vat.code, "taxName": vat.name, "calcType": 1, "vatCode": vat.code}
     tax["taxPrc"] = 0 if vat.percent_x100 is None else vat.percent_x100
     item: dict[str, Any] = {
         "itemId": str(index + 1),

@@ -26,7 +26,8 @@ def assert_fiscal(a: dict[str, object], reg: Served) -> None:
         assert f in extra, f
     assert extra["fnNumber"] == reg.register.identity.fn_serial
     assert extra["kktRegNumber"] == reg.register.identity.kkt_reg_number
-    assert str(extra["fdNumber"]) == a["fiscalID"]
+    # fiscalID: the FD number as 12 digits; fiscalNum: the FD number
+    assert a["fiscalID"] == f"{extra['fdNumber']:012d}" and a["fiscalNum"] == str(extra["fdNumber"])
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", str(a["printTime"]))
     key = read_fn_key(reg.path)
     assert key is not None and verify_qr(key, str(extra["qr"]))
@@ -44,7 +45,7 @@ async def test_sale_answer_fields_with_card(reg: Served) -> None:
     assert a["docTime"] == "2026-03-02 09:59:00" and a["printTime"] == "2026-03-02 10:00:00"
     assert a["docStatus"] == 1 and a["documentExtID"] == "ext-1"
     assert a["extraParams"]["qr"] == (f"t=20260302T1000&s=123.45&fn={reg.register.identity.fn_serial}"
-                                      f"&i={a['fiscalID']}&fp={a['extraParams']['fiscalSign']}&n=1")
+                                      f"&i={a['fiscalNum']}&fp={a['extraParams']['fiscalSign']}&n=1")
     # cloud mode: the sale opened shift 1 (FD 2 after the registration report FD 1)
     assert a["extraParams"]["shiftNumber"] == 1 and a["extraParams"]["fdNumber"] == 3
     assert a["extraParams"]["receiptNumber"] == 1

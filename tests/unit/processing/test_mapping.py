@@ -65,7 +65,7 @@ def test_sale_maps_items_taxes_and_identity() -> None:
     assert b["settlementSign"] == 1 and b["taxSystem"] == 1
     tea, sugar = b["items"]
     assert tea["itemQty"] == 2000 and tea["itemAmount"] - tea["discount"] == 19500
-    assert tea["itemTaxes"] == [{"taxCode": 11, "taxName": "22%", "calcType": 1, "taxPrc": 2200}]
+    assert tea["itemTaxes"] == [{"taxCode": 11, "taxName": "22%", "calcType": 1, "vatCode": 11, "taxPrc": 2200}]
     assert sugar["itemQty"] == 1500 and sugar["itemTaxes"] == [] and sugar["agentSign"] == 2
     assert sugar["measureUnit"] == 11
     # Sum of the lines equals the document amount, whatever the one-kopeck rounding allowance did.

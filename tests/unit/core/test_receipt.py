@@ -160,7 +160,6 @@ def test_receipt_must_be_an_object(obj: Any, path: str, message: str) -> None:
         "oplata_arr",
         "itog_arr",
         "products_arr[0].name_tovar",
-        "products_arr[0].price_piece_bez_skidki",
         "products_arr[0].kolvo",
         "products_arr[0].price_piece",
         "products_arr[0].summa",
@@ -461,7 +460,7 @@ def correction(tip: Any = 0, day: str = "2025-12-01", nomer: str = "") -> dict[s
 def test_correction_is_typed_and_uses_the_rate_of_the_corrected_date() -> None:
     r = mutated(lambda r: (r.update(korr_arr=correction()), prod(r).update(stavka_nds=1)))
     receipt = parse_receipt(r, today=TODAY)
-    assert receipt.korr_arr == Correction(tip_korr=0, data_korr=dt.date(2025, 12, 1), nomer_predpisaniya="")
+    assert receipt.korr_arr == Correction(type_korr=0, date_doc_korr=dt.date(2025, 12, 1), numb_doc_korr="")
     assert receipt.is_correction
     err = error_of(mutated(lambda r: (r.update(korr_arr=correction(day="2026-02-01")), prod(r).update(stavka_nds=1))))
     assert err.path == "products_arr[0].stavka_nds"
@@ -492,7 +491,7 @@ def test_correction_fields() -> None:
     receipt = parse_receipt(
         mutated(lambda r: r.update(korr_arr=correction(tip="ordered", day="01.12.2025", nomer="77-1"))), today=TODAY
     )
-    assert receipt.korr_arr == Correction(tip_korr=1, data_korr=dt.date(2025, 12, 1), nomer_predpisaniya="77-1")
+    assert receipt.korr_arr == Correction(type_korr=1, date_doc_korr=dt.date(2025, 12, 1), numb_doc_korr="77-1")
 
 
 # --------------------------------------------------------------------------- arithmetic
@@ -513,7 +512,8 @@ def test_summa_rule_with_discount_and_fraction() -> None:
     err = error_of(r)
     assert (err.path, err.message) == (
         "products_arr[0].summa",
-        "expected 1200 (= round(price_piece_bez_skidki 999 × kolvo 1.255) − skidka 54), got 1202",
+        "expected 1200 (discount per line: round(price_piece_bez_skidki 999 × kolvo 1.255) − skidka 54) "
+        "or 1186 (discount per unit: round((price_piece_bez_skidki 999 − skidka 54) × kolvo 1.255)), got 1202",
     )
 
 

@@ -308,6 +308,8 @@ def parse_status(obj: Mapping[str, Any]) -> Status:
     if status is None:
         raise ProtocolError("the status answer has no numeric check_status", http_status=200)
     values: dict[str, Any] = {name: _opt_int(obj.get(name)) for name in _STATUS_INT_FIELDS}
+    if obj.get("error_code") in ("000", ""):  # "000": no error (pending, fiscalized, debug)
+        values["error_code"] = None
     values.update({name: _opt_str(obj.get(name)) for name in _STATUS_STR_FIELDS})
     return Status(check_status=status, raw=dict(obj), **values)
 

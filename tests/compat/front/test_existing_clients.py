@@ -455,3 +455,21 @@ def test_not_an_agent_in_each_spelling(kassagate: Installation, agent: Any) -> N
     _answer, st = fiscalize(kassagate, envelope_of("711", [line]))
     doc = kassagate.register_document("711", st["check_num_fd"])
     assert "agentSign" not in doc.request["items"][0]
+
+
+def test_unknown_fields_and_php_containers_are_taken_as_clients_send_them(kassagate: Installation) -> None:
+    """PHP and Go clients: unknown fields (discount, deliveryposition, dop_rekvizit_1192),
+    oplata_arr and itog_arr wrapped in a one-element array, products_arr as a PHP object with
+    keys "0", "1", mera_kolva_predmeta_rasheta "0" (pieces), numbers as strings."""
+    first = dict(plugin_line("Чай", 15000, 12000, 1), discount="0", deliveryposition=False)
+    second = dict(plugin_line("Доставка", 30000, 30000, 1), mera_kolva_predmeta_rasheta="0", deliveryposition=True)
+    receipt = envelope_of("712", [first, second])
+    receipt["products_arr"] = {"1": second, "0": first}
+    receipt["oplata_arr"] = [dict(receipt["oplata_arr"], dop_rekvizit_1192="", money_electro="42000")]
+    receipt["itog_arr"] = [{"priznak_rascheta": "1", "itog_cheka": "42000"}]
+    answer, st = fiscalize(kassagate, receipt)
+    doc = kassagate.register_document("712", st["check_num_fd"])
+    assert [item["itemName"] for item in doc.request["items"]] == ["Чай", "Доставка"]
+    assert net_items(doc) == [12000, 30000] and doc.request["items"][1]["measureUnit"] == 0
+    kept = kassagate.stored_receipt(answer["nuid"])
+    assert "dop_rekvizit_1192" not in kept["oplata_arr"] and "deliveryposition" not in kept["products_arr"][0]

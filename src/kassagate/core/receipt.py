@@ -99,8 +99,6 @@ KORR_VAT_FIELDS: dict[str, int] = {
     "money_nds_22": 11,
     "money_nds_22_122": 12,
 }
-#: ``korr_arr`` fields that may carry the payment split instead of ``oplata_arr``.
-KORR_PAYMENT_FIELDS = ("rezhim_nalog", *PAYMENT_FORMS)
 #: Wire names of ``korr_arr`` fields, the vendor's name first, then its aliases.
 KORR_TYPE_NAMES = ("type_korr", "tip_korr")
 KORR_DATE_NAMES = ("date_doc_korr", "data_korr")
@@ -773,7 +771,7 @@ def _parse(obj: Any, *, today: dt.date | None) -> Receipt:
         _parse_product(raw, f"products_arr[{i}]", vat_day, correction) for i, raw in enumerate(raw_products)
     )
 
-    if korr_obj is None:
+    if not correction:
         payment = _parse_payment(
             _Obj(_as_object(top.required("oplata_arr"), "oplata_arr"), "oplata_arr"), check_send_type
         )

@@ -1056,6 +1056,9 @@ def test_return_with_its_basis_document_is_not_a_correction(sign: int) -> None:
     )
     assert "type_korr" not in receipt.to_wire()["korr_arr"]
     assert Receipt.from_wire(receipt.to_wire()) == receipt
+    # only a correction's korr_arr carries the payment split
+    korr["money_nal"] = 1
+    assert parse_receipt(r, today=TODAY).oplata_arr.money_nal == 0
 
 
 def test_korr_arr_without_type_on_a_sale_is_refused_and_empty_ones_are_absent() -> None:

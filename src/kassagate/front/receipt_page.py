@@ -80,8 +80,8 @@ def page_context(row: dict[str, Any], public_url: str) -> dict[str, Any]:
     for p in receipt.get("products_arr") or []:
         rate = VAT_RATES.get(_int(p.get("stavka_nds")))
         summa = _int(p.get("summa"))
-        vat_name = rate.name if rate else ""
-        if rate is not None:
+        vat_name = "" if rate is None else "без НДС" if rate.percent_x100 is None else rate.name
+        if rate is not None and rate.percent_x100 is not None:
             vat_totals[vat_name] = vat_totals.get(vat_name, 0) + vat_amount(summa, rate)
         lines.append(
             {
@@ -93,8 +93,8 @@ def page_context(row: dict[str, Any], public_url: str) -> dict[str, Any]:
                 "vat": vat_name,
             }
         )
-    for name, code in KORR_VAT_FIELDS.items():  # a correction by amounts (no lines)
-        if not lines and _int(korr.get(name)):
+    for name, code in KORR_VAT_FIELDS.items():  # a correction by amounts (no lines): its VAT amounts
+        if not lines and VAT_RATES[code].percent_x100 and _int(korr.get(name)):
             vat_totals[VAT_RATES[code].name] = _int(korr.get(name))
     sign = _int(itog.get("priznak_rascheta"), 1)
     status = int(row["status"])

@@ -91,3 +91,12 @@ def test_receipt_page_shows_the_receipt_escaped_and_nothing_personal() -> None:
 
 def test_roubles() -> None:
     assert (rub(0), rub(5), rub(123456789), rub("x")) == ("0.00", "0.05", "1\u202f234\u202f567.89", "")
+
+
+def test_receipt_page_of_a_correction_by_amounts() -> None:
+    corr = receipt(korr_arr={"type_korr": 0, "date_doc_korr": "2025-12-01", "money_nds_20": 1000,
+                             "money_bez_nds": 5000})
+    corr["products_arr"] = []
+    page = render_receipt_page(row(1, receipt=corr, **FISCAL), "http://h")
+    assert "Кассовый чек коррекции" in page and "НДС 20%" in page and "10.00" in page
+    assert "without VAT" not in page  # an amount without VAT carries no VAT

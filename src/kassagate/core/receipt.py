@@ -944,7 +944,7 @@ def _parse_correction(o: _Obj, today: dt.date | None, itog: Total) -> Correction
                 'unix seconds or "YYYY-MM-DD"',
             )
     else:
-        # The earlier extension's name takes a date; the vendor's takes unix seconds too.
+        # kassagate's own alias data_korr takes a date; the vendor's name takes unix seconds too.
         day = _parse_date(raw_date, o.p(date_name)) if date_name == "data_korr" else _parse_unix_date(
             raw_date, o.p(date_name)
         )

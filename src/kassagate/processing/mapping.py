@@ -164,7 +164,7 @@ def receipt_to_document(receipt: dict[str, Any], *, nuid: str, accepted_at_us: i
 
 def _first(korr: dict[str, Any], names: tuple[str, ...]) -> Any:
     """The value of the first of ``names`` (a ``korr_arr`` field and its aliases) that is
-    set (stored receipts written by older versions use the aliases)."""
+    set (a stored receipt may carry the aliases)."""
     for name in names:
         value = korr.get(name)
         if value not in (None, ""):

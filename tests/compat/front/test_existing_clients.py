@@ -320,8 +320,8 @@ def test_ffd_12_correction_with_lines_and_the_payment_split_in_korr_arr(kassagat
     assert body["cashlessAmount"] == 11000
 
 
-def test_earlier_correction_names_stay_aliases(kassagate: Installation) -> None:
-    """Clients of kassagate's earlier extension: tip_korr, data_korr (a date) and
+def test_kassagate_correction_names_stay_aliases(kassagate: Installation) -> None:
+    """Clients of kassagate's own correction extension: tip_korr, data_korr (a date) and
     nomer_predpisaniya still make a correction."""
     line = plugin_line("Чай", 10000, 10000, 1, vat=1)  # 20 %: valid on the corrected date
     korr = {"tip_korr": "self", "data_korr": "01.12.2025", "nomer_predpisaniya": "5"}

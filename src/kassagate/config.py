@@ -28,6 +28,15 @@ class Settings:
     rsa_bits: int = DEFAULT_RSA_BITS
     log_level: str = "INFO"
     max_body: int = DEFAULT_MAX_BODY
+    #: This installation's public address (``https://kassa.example.com``): the base of the
+    #: URLs in status answers and ``check_kkt_operator``. Empty: the address a status request
+    #: came to (``effective_public_url`` where there is no request: callbacks, waits).
+    public_url: str = ""
+
+    @property
+    def effective_public_url(self) -> str:
+        """``public_url``, or ``http://host:port`` when it is not set."""
+        return self.public_url or f"http://{self.host}:{self.port}"
 
     @property
     def effective_database_url(self) -> str:
@@ -77,6 +86,7 @@ def load_settings(env: dict[str, str] | None = None, **overrides: object) -> Set
         rsa_bits=_int_env(env, "KASSAGATE_RSA_BITS", DEFAULT_RSA_BITS),
         log_level=(env.get("KASSAGATE_LOG_LEVEL") or "INFO").upper(),
         max_body=_int_env(env, "KASSAGATE_MAX_BODY", DEFAULT_MAX_BODY),
+        public_url=env.get("KASSAGATE_PUBLIC_URL") or "",
     )
     if "data_dir" in overrides and overrides["data_dir"] is not None:
         overrides["data_dir"] = Path(str(overrides["data_dir"]))
@@ -86,4 +96,10 @@ def load_settings(env: dict[str, str] | None = None, **overrides: object) -> Set
     if not 0 < s.port < 65536:
         raise ConfigError(f"port must be 1-65535, got {s.port}")
     s.effective_database_url  # noqa: B018 - validates the URL early
+    if s.public_url:
+        if not s.public_url.startswith(("http://", "https://")) or any(c in s.public_url for c in " ?#"):
+            raise ConfigError(
+                f"KASSAGATE_PUBLIC_URL must be an http:// or https:// address without query, got {s.public_url!r}"
+            )
+        s = replace(s, public_url=s.public_url.rstrip("/"))
     return s

@@ -33,7 +33,9 @@ async def run_serve(settings: Settings, *, demo: bool = False, workers: bool = T
     configure_logging(settings.log_level)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     ctx = await FrontContext.open(settings)
-    processing = Processing(ctx.db, settings.data_dir) if workers else None
+    processing = (
+        Processing(ctx.db, settings.data_dir, public_url=settings.effective_public_url) if workers else None
+    )
     stop = asyncio.Event()
     try:
         if demo:
@@ -82,7 +84,7 @@ def _poll_status(ctx: FrontContext) -> Callable[[int, float], Awaitable[dict[str
     async def wait_for(request_id: int, seconds: float) -> dict[str, Any] | None:
         if not await wait_ended(ctx.db, request_id, seconds):
             return None
-        return await render_status(ctx.db, request_id)
+        return await render_status(ctx.db, request_id, ctx.settings.effective_public_url)
 
     return wait_for
 
@@ -90,7 +92,7 @@ def _poll_status(ctx: FrontContext) -> Callable[[int, float], Awaitable[dict[str
 async def run_worker(settings: Settings) -> None:
     configure_logging(settings.log_level)
     db = await open_database(settings.effective_database_url)
-    processing = Processing(db, settings.data_dir)
+    processing = Processing(db, settings.data_dir, public_url=settings.effective_public_url)
     stop = asyncio.Event()
     _install_stop(stop)
     processing.start(stop)

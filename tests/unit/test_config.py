@@ -33,3 +33,12 @@ def test_postgres_url_spellings_become_asyncpg() -> None:
 def test_bad_settings_say_what_to_fix(env: dict[str, str], fragment: str) -> None:
     with pytest.raises(ConfigError, match=fragment):
         load_settings(env)
+
+
+def test_public_url() -> None:
+    assert load_settings({}).effective_public_url == "http://127.0.0.1:8080"
+    s = load_settings({"KASSAGATE_PUBLIC_URL": "https://kassa.example.com/"})
+    assert (s.public_url, s.effective_public_url) == ("https://kassa.example.com", "https://kassa.example.com")
+    for bad in ("kassa.example.com", "ftp://x", "https://x/?a=1", "https://x/#top"):
+        with pytest.raises(ConfigError, match="KASSAGATE_PUBLIC_URL"):
+            load_settings({"KASSAGATE_PUBLIC_URL": bad})

@@ -1,7 +1,8 @@
 """The front server's ASGI app (Starlette, msgspec JSON).
 
 Routes: ``POST /v1/fiscalize`` and ``/srv/igd.php`` (kassa mode), ``POST /v1/fiscalize/cluster``,
-``GET /v1/status`` and ``/getfp``, ``GET /v1/keys``. Every intake answer is JSON with
+``GET /v1/status`` and ``/getfp``, ``GET /v1/keys``, the QR picture ``GET /v1/qr.png`` and the
+public receipt page ``GET /check`` (both by ``nuid`` and ``qnuid``). Every intake answer is JSON with
 ``status`` and ``code``; no request ever gets an HTTP 500 (an unexpected failure is code 80
 with a correlation id, logged).
 """
@@ -17,14 +18,16 @@ from typing import Any
 import msgspec
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kassagate.core.codes import FRONT_MESSAGES, FrontCode
 from kassagate.front.context import FrontContext
 from kassagate.front.intake import Handover, Mode
-from kassagate.front.status import status_body, valid_ids
+from kassagate.front.qr_png import qr_png
+from kassagate.front.receipt_page import render_receipt_page
+from kassagate.front.status import QR_IMAGE_PATH, RECEIPT_PAGE_PATH, status_body, valid_ids
 
 log = logging.getLogger("kassagate.front.app")
 _encode = msgspec.json.Encoder().encode
@@ -100,16 +103,37 @@ def create_front_app(
     intake = ctx.intake(handover, wait_for)
     limit = ctx.settings.max_body
 
-    async def status(request: Request) -> Response:
+    def public_url(request: Request) -> str:
+        """The installation's public address: the setting, else the address asked for."""
+        return ctx.settings.public_url or f"{request.url.scheme}://{request.url.netloc}"
+
+    async def request_row(request: Request) -> dict[str, Any] | None:
+        """The request named by ``nuid`` and ``qnuid``; None for a wrong, partial or missing
+        pair (one answer for all: never a hint that one half exists)."""
         nuid = request.query_params.get("nuid")
         qnuid = request.query_params.get("qnuid")
         if not valid_ids(nuid, qnuid):
-            return json_response({"status": "error", "error": "not found"}, 404)
+            return None
         assert nuid is not None and qnuid is not None
-        row = await ctx.requests.get_by_ids(nuid, qnuid)
+        return await ctx.requests.get_by_ids(nuid, qnuid)
+
+    async def status(request: Request) -> Response:
+        row = await request_row(request)
         if row is None:
             return json_response({"status": "error", "error": "not found"}, 404)
-        return json_response(status_body(row))
+        return json_response(status_body(row, public_url(request)))
+
+    async def qr_image(request: Request) -> Response:
+        row = await request_row(request)
+        if row is None or not row.get("qr"):
+            return PlainTextResponse("not found", 404)
+        return Response(qr_png(row["qr"]), media_type="image/png", headers={"cache-control": "public, max-age=86400"})
+
+    async def receipt_page(request: Request) -> Response:
+        row = await request_row(request)
+        if row is None:
+            return PlainTextResponse("not found", 404)
+        return HTMLResponse(render_receipt_page(row, public_url(request)))
 
     async def keys(request: Request) -> Response:
         await ctx.refresh_keys()
@@ -134,6 +158,8 @@ def create_front_app(
             Route("/v1/status", status, methods=["GET"]),
             Route("/getfp", status, methods=["GET"]),
             Route("/v1/keys", keys, methods=["GET"]),
+            Route(QR_IMAGE_PATH, qr_image, methods=["GET"]),
+            Route(RECEIPT_PAGE_PATH, receipt_page, methods=["GET"]),
         ],
         exception_handlers={Exception: on_error},
     )

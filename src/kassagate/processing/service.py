@@ -28,12 +28,13 @@ log = logging.getLogger("kassagate.processing")
 WAIT_POLL_SECONDS = 0.1
 
 
-async def render_status(db: Database, request_id: int) -> dict[str, Any] | None:
-    """The request's status JSON (the object of ``GET /v1/status``)."""
+async def render_status(db: Database, request_id: int, public_url: str = "") -> dict[str, Any] | None:
+    """The request's status JSON (the object of ``GET /v1/status``); ``public_url`` is the
+    installation's public address (the base of the status's URLs)."""
     from kassagate.front.status import status_body
 
     row = await Requests(db).get(request_id)
-    return None if row is None else status_body(row)
+    return None if row is None else status_body(row, public_url)
 
 
 async def wait_ended(db: Database, request_id: int, seconds: float, *, woken: asyncio.Event | None = None) -> bool:
@@ -68,10 +69,13 @@ RECENTLY_ENDED = 4096
 
 
 class Processing:
-    def __init__(self, db: Database, data_dir: Path, config: ProcessingConfig | None = None) -> None:
+    def __init__(
+        self, db: Database, data_dir: Path, config: ProcessingConfig | None = None, *, public_url: str = ""
+    ) -> None:
         self.db = db
+        self.public_url = public_url
         self.registers = RegisterDirectory(db, data_dir)
-        self.sender = CallbackSender(db, render=functools.partial(render_status, db))
+        self.sender = CallbackSender(db, render=functools.partial(render_status, db, public_url=public_url))
         self.worker = Worker(
             db, self.registers, config or ProcessingConfig.from_env(), on_callback_queued=self.sender.wake
         )
@@ -124,7 +128,7 @@ class Processing:
         """The status JSON once the request ends within ``seconds``, else ``None``."""
         if not await self.wait_finished(request_id, seconds):
             return None
-        return await render_status(self.db, request_id)
+        return await render_status(self.db, request_id, self.public_url)
 
     def start(self, stop: asyncio.Event) -> None:
         self._tasks = [

@@ -16,6 +16,7 @@ from kassagate.config import Settings
 from kassagate.front.app import create_front_app
 from kassagate.front.context import FrontContext
 from kassagate.logs import configure_logging
+from kassagate.metrics import Metrics
 from kassagate.processing.service import Processing, render_status, wait_ended
 from kassagate.storage.db import open_database
 
@@ -30,10 +31,11 @@ def _install_stop(stop: asyncio.Event) -> None:
 
 
 async def run_serve(settings: Settings, *, demo: bool = False, workers: bool = True) -> None:
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     ctx = await FrontContext.open(settings)
-    processing = Processing(ctx.db, settings.data_dir) if workers else None
+    metrics = Metrics()
+    processing = Processing(ctx.db, settings.data_dir, metrics=metrics) if workers else None
     stop = asyncio.Event()
     try:
         if demo:
@@ -44,6 +46,8 @@ async def run_serve(settings: Settings, *, demo: bool = False, workers: bool = T
             ctx,
             handover=processing,
             wait_for=processing.status_when_finished if processing else _poll_status(ctx),
+            metrics=metrics,
+            checks=[processing.not_running] if processing is not None else [],
         )
         if processing is not None:
             processing.start(stop)
@@ -88,7 +92,7 @@ def _poll_status(ctx: FrontContext) -> Callable[[int, float], Awaitable[dict[str
 
 
 async def run_worker(settings: Settings) -> None:
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     db = await open_database(settings.effective_database_url)
     processing = Processing(db, settings.data_dir)
     stop = asyncio.Event()

@@ -701,7 +701,9 @@ class Register:
             "fnExpiry": fn.expiry().strftime("%Y-%m-%d") if fn else None, "lastFdNumber": fn.last_fd if fn else 0,
             "isShiftOpen": s.shift_open, "shiftID": s.shift_number,
             "shiftOpenAt": s.shift_opened_at if s.shift_open else None, "autoShift": s.auto_shift,
-            "unsentCount": fn.unsent if fn else 0, "warnings": fn.warnings(cx.now) if fn else [],
+            "unsentCount": fn.unsent if fn else 0,
+            "oldestUnsentAt": fn.oldest_unsent.replace("T", " ") if fn and fn.oldest_unsent else None,
+            "warnings": fn.warnings(cx.now) if fn else [],
             "ofdDown": fn.ofd_down if fn else False, "printerFail": s.printer_fail,
             "terminalFail": s.terminal_fail, "cash": s.cash, "timezone": s.timezone,
         }

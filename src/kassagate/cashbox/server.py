@@ -105,10 +105,11 @@ def create_app(register: VirtualRegister) -> Callable[[Scope, Receive, Send], Aw
 
 def _log_call(scope: Scope, answer: dict[str, Any], started: float) -> None:
     header = next((v for k, v in scope["headers"] if k == b"x-request-id"), None)
-    begin_request(header)
+    trace = begin_request(header)
     ms = round((time.perf_counter() - started) * 1000, 2)
     endpoint = scope["path"].strip("/")[:40]
-    fields = {"endpoint": endpoint if endpoint in _ENDPOINTS else "(unknown)", "code": answer.get("code"),
+    fields = {"request_id": trace.request_id,
+              "endpoint": endpoint if endpoint in _ENDPOINTS else "(unknown)", "code": answer.get("code"),
               "duration_ms": ms}
     log.info("call", extra={"fields": fields})
 

@@ -201,7 +201,8 @@ def _intake_done(metrics: Metrics, trace: Trace, path: str, code: int, started: 
     seconds = time.perf_counter() - started
     metrics.intake_answered(code, seconds)
     if log.isEnabledFor(logging.INFO):
-        fields = {"path": path, "code": code, "duration_ms": round(seconds * 1000, 2), "kassaid": trace.kassaid,
+        fields = {"request_id": trace.request_id,
+                  "path": path, "code": code, "duration_ms": round(seconds * 1000, 2), "kassaid": trace.kassaid,
                   "request": trace.stored_id}
         log.info("intake", extra={"fields": fields})
 

@@ -11,6 +11,7 @@ from contextlib import suppress
 from typing import Any
 
 import uvicorn
+from prometheus_client import start_http_server
 
 from kassagate.config import Settings
 from kassagate.front.app import create_front_app
@@ -91,16 +92,24 @@ def _poll_status(ctx: FrontContext) -> Callable[[int, float], Awaitable[dict[str
     return wait_for
 
 
-async def run_worker(settings: Settings) -> None:
+async def run_worker(settings: Settings, *, metrics_port: int | None = None) -> None:
+    """``metrics_port``: serve this process's metrics (processing's counters and the
+    registers' gauges; the queue's gauges are the front servers')."""
     configure_logging(settings.log_level, settings.log_format)
     db = await open_database(settings.effective_database_url)
-    processing = Processing(db, settings.data_dir)
+    metrics = Metrics()
+    processing = Processing(db, settings.data_dir, metrics=metrics)
     stop = asyncio.Event()
     _install_stop(stop)
+    exporter = None
+    if metrics_port is not None:
+        exporter, _thread = start_http_server(metrics_port, addr=settings.host, registry=metrics.registry)
     processing.start(stop)
     log.info("kassagate worker %s running", processing.worker.owner)
     try:
         await stop.wait()
     finally:
+        if exporter is not None:
+            exporter.shutdown()
         await processing.close()
         await db.close()

@@ -210,3 +210,24 @@ def test_log_lines(served: Served) -> None:
     assert outcome[0]["request"] == at_intake[0]["request"] and outcome[0]["latency_s"] >= 0
     fiscalized = [x for x in lines if x["logger"] == "kassagate.processing" and x["message"].endswith("fiscalized")]
     assert len(fiscalized) == len({x["request"] for x in intake if x["code"] == 820})
+
+
+def test_a_worker_process_serves_its_metrics(served: Served) -> None:
+    port = free_port()
+    env = kassagate_env(served.data_dir, KASSAGATE_LOG_FORMAT="json")
+    url = f"http://127.0.0.1:{port}/metrics"
+    worker = Process(["worker", "--metrics-port", str(port)], env=env, ready_url=url,
+                     log_path=served.data_dir.parent / "worker.log").start(timeout=60)
+    try:
+        deadline = time.monotonic() + 15
+        while True:  # its register monitor sees the registers of the shared data
+            text = httpx.get(url, timeout=5).text
+            ups = [s for f in text_string_to_metric_families(text) for s in f.samples
+                   if s.name == "kassagate_register_up"]
+            if len(ups) >= 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        assert len(ups) >= 2 and all(s.value == 1 for s in ups), text
+        assert "kassagate_requests_fiscalized_total" in text and "kassagate_callbacks_total" in text
+    finally:
+        worker.stop()

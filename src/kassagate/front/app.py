@@ -178,19 +178,18 @@ def create_front_app(
                 request_id = value
         trace = begin_request(request_id)
         body = None if too_long else await _receive_limited(receive, limit)
+        extra = [(b"x-request-id", trace.request_id.encode())]
         if body is None:
             code = FrontCode.ENVELOPE_INVALID if mode == "kassa" else FrontCode.CLUSTER_ENVELOPE_INVALID
             text = f"The body is over the limit of {limit} bytes."
             http_status, payload = 413, _encode({"status": "error", "code": str(int(code)), "error": text})
-            result = None
         else:
             result = await intake.handle(mode, body, content_type)
-            http_status, payload = result.http_status, _encode(result.body())
-        extra = [(b"x-request-id", trace.request_id.encode())]
-        if result is not None and result.retry_after is not None:
-            extra.append((b"retry-after", b"%d" % result.retry_after))
+            code, http_status, payload = result.code, result.http_status, _encode(result.body())
+            if result.retry_after is not None:
+                extra.append((b"retry-after", b"%d" % result.retry_after))
         await _send_json(send, http_status, payload, *extra)
-        _intake_done(metrics, trace, scope["path"], int(result.code if result is not None else code), started)
+        _intake_done(metrics, trace, scope["path"], int(code), started)
 
     return CatchAll(front)
 

@@ -5,12 +5,12 @@ database gone), and the intake answers 70 with ``Retry-After`` when processing i
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 import httpx
 import pytest
 
-from conftest import create_pg_database, drop_pg_database, require_pg
 from front_support import envelope, running_front
 from kassagate.config import load_settings
 from kassagate.front.app import create_front_app
@@ -20,6 +20,18 @@ from strategies import sample_receipt
 from support.system import free_port
 
 TOKEN = "behind-token-0001"
+
+
+async def drop_database(url: str) -> None:
+    """Drop the database at ``url`` under its clients (what an operator's mistake does)."""
+    import asyncpg
+
+    admin = os.environ.get("KASSAGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+    conn = await asyncpg.connect(admin)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{url.rpartition("/")[2]}" WITH (FORCE)')
+    finally:
+        await conn.close()
 
 
 async def test_readyz_names_stopped_processing(data_dir: Path) -> None:
@@ -50,16 +62,15 @@ async def test_readyz_names_stopped_processing(data_dir: Path) -> None:
 
 
 @pytest.mark.postgres
-async def test_readyz_names_an_unreachable_database(data_dir: Path) -> None:
-    require_pg()
-    url = await create_pg_database()
+async def test_readyz_names_an_unreachable_database(data_dir: Path, pg_url: str) -> None:
+    url = pg_url
     ctx = await FrontContext.open(load_settings(data_dir=str(data_dir), database_url=url, rsa_bits=2048),
                                   crypto_workers=1)
     try:
         app = create_front_app(ctx)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://front") as client:
             assert (await client.get("/readyz")).status_code == 200
-            await drop_pg_database(url)
+            await drop_database(url)
             r = await client.get("/readyz")
             assert r.status_code == 503
             reasons = r.json()["reasons"]
@@ -68,7 +79,6 @@ async def test_readyz_names_an_unreachable_database(data_dir: Path) -> None:
             assert (await client.get("/metrics")).status_code == 200
     finally:
         await ctx.close()
-        await drop_pg_database(url)
 
 
 async def test_intake_answers_70_when_the_queue_is_too_deep(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -70,6 +70,8 @@ async def test_readyz_names_an_unreachable_database(data_dir: Path, pg_url: str)
         app = create_front_app(ctx)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://front") as client:
             assert (await client.get("/readyz")).status_code == 200
+            metrics = (await client.get("/metrics")).text  # the gauges' queries on PostgreSQL
+            assert "kassagate_queue_depth 0.0" in metrics and "kassagate_callbacks_pending 0.0" in metrics
             await drop_database(url)
             r = await client.get("/readyz")
             assert r.status_code == 503

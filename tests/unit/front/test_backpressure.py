@@ -86,4 +86,8 @@ def test_gate_counts_refusals() -> None:
     gate.on_refusal = seen.append
     assert gate.behind() is None and gate.rate("a", "kassa a") is None
     assert gate.rate("a", "kassa a") is not None and seen == ["rate"]
-    assert Gate(QueueWatch(lambda: None, max_depth=0, max_lag=0), None).queue is None  # type: ignore[arg-type,return-value]
+
+    async def read() -> QueueStats:
+        return QueueStats(depth=10**9, oldest_pending_age=0, lag=0)
+
+    assert Gate(QueueWatch(read, max_depth=0, max_lag=0), None).queue is None  # both limits off: no watch

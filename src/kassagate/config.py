@@ -13,6 +13,9 @@ DEFAULT_PORT = 8080
 DEFAULT_RSA_BITS = 4096
 ALLOWED_RSA_BITS = (2048, 3072, 4096)
 DEFAULT_MAX_BODY = 1024 * 1024
+DEFAULT_MAX_QUEUE_DEPTH = 100_000
+DEFAULT_MAX_PENDING_AGE_SECONDS = 300.0
+LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(ValueError):
@@ -28,6 +31,13 @@ class Settings:
     rsa_bits: int = DEFAULT_RSA_BITS
     log_level: str = "INFO"
     max_body: int = DEFAULT_MAX_BODY
+    # -- backpressure (docs/operations.md, "Backpressure"); 0 turns a limit off
+    max_queue_depth: int = DEFAULT_MAX_QUEUE_DEPTH
+    max_pending_age_seconds: float = DEFAULT_MAX_PENDING_AGE_SECONDS
+    kassa_rate: float = 0.0  # requests per second per kassa (or cluster)
+    kassa_burst: int = 0  # the bucket's size; 0: twice the rate, at least 10
+    # -- logs
+    log_format: str = "text"  # text | json
     #: This installation's public address (``https://kassa.example.com``): the base of the
     #: URLs in status answers and ``check_kkt_operator``. Empty: the address a status request
     #: came to (``effective_public_url`` where there is no request: callbacks, waits).
@@ -75,6 +85,19 @@ def _int_env(env: dict[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _float_env(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise ConfigError(f"{name} must be a finite number >= 0, got {raw!r}")
+    return value
+
+
 def load_settings(env: dict[str, str] | None = None, **overrides: object) -> Settings:
     """Settings from the environment, then ``overrides`` (flags; ``None`` = not given)."""
     env = dict(os.environ) if env is None else env
@@ -87,6 +110,11 @@ def load_settings(env: dict[str, str] | None = None, **overrides: object) -> Set
         log_level=(env.get("KASSAGATE_LOG_LEVEL") or "INFO").upper(),
         max_body=_int_env(env, "KASSAGATE_MAX_BODY", DEFAULT_MAX_BODY),
         public_url=env.get("KASSAGATE_PUBLIC_URL") or "",
+        max_queue_depth=_int_env(env, "KASSAGATE_MAX_QUEUE_DEPTH", DEFAULT_MAX_QUEUE_DEPTH),
+        max_pending_age_seconds=_float_env(env, "KASSAGATE_MAX_PENDING_AGE_SECONDS", DEFAULT_MAX_PENDING_AGE_SECONDS),
+        kassa_rate=_float_env(env, "KASSAGATE_KASSA_RATE", 0.0),
+        kassa_burst=_int_env(env, "KASSAGATE_KASSA_BURST", 0),
+        log_format=(env.get("KASSAGATE_LOG_FORMAT") or "text").lower(),
     )
     if "data_dir" in overrides and overrides["data_dir"] is not None:
         overrides["data_dir"] = Path(str(overrides["data_dir"]))
@@ -95,6 +123,10 @@ def load_settings(env: dict[str, str] | None = None, **overrides: object) -> Set
         raise ConfigError(f"KASSAGATE_RSA_BITS must be one of {ALLOWED_RSA_BITS}, got {s.rsa_bits}")
     if not 0 < s.port < 65536:
         raise ConfigError(f"port must be 1-65535, got {s.port}")
+    if s.max_queue_depth < 0 or s.kassa_burst < 0:
+        raise ConfigError("KASSAGATE_MAX_QUEUE_DEPTH and KASSAGATE_KASSA_BURST must be >= 0")
+    if s.log_format not in LOG_FORMATS:
+        raise ConfigError(f"KASSAGATE_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, got {s.log_format!r}")
     s.effective_database_url  # noqa: B018 - validates the URL early
     if s.public_url:
         if not s.public_url.startswith(("http://", "https://")) or any(c in s.public_url for c in " ?#"):

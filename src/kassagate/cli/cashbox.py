@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 from pathlib import Path
 from typing import Annotated, cast
@@ -32,6 +31,7 @@ from kassagate.cashbox.virtual import (
 from kassagate.core.fn import FnFault
 from kassagate.core.qr import verify_qr
 from kassagate.core.register.rules import parse_tax_rates
+from kassagate.logs import configure_from_env
 
 DEFAULT_PORT = 8008
 JOURNAL_FILE = "cashbox.sqlite3"
@@ -140,7 +140,7 @@ def cashbox(
     except (JournalError, ValueError, OSError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
-    logging.basicConfig(level=os.environ.get("KASSAGATE_LOG_LEVEL", "INFO").upper())
+    configure_from_env()
     typer.echo(f"kassagate cashbox: journal {path}; {where}")
     typer.echo(f"listening on http://{host}:{port}/ ({'cloud' if auto_shift else 'device'} mode)")
     try:

@@ -2,7 +2,8 @@
 
 Routes: ``POST /v1/fiscalize`` and ``/srv/igd.php`` (kassa mode), ``POST /v1/fiscalize/cluster``,
 ``GET /v1/status`` and ``/getfp``, ``GET /v1/keys``, the QR picture ``GET /v1/qr.png`` and the
-public receipt page ``GET /check`` (both by ``nuid`` and ``qnuid``). Every intake answer is JSON with
+public receipt page ``GET /check`` (both by ``nuid`` and ``qnuid``); for operators ``/healthz``,
+``/readyz``, ``/metrics`` and ``/openapi.json`` (``front/observe.py``). Every intake answer is JSON with
 ``status`` and ``code``; no request ever gets an HTTP 500 (an unexpected failure is code 80
 with a correlation id, logged).
 """
@@ -11,8 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -25,9 +27,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from kassagate.core.codes import FRONT_MESSAGES, FrontCode
 from kassagate.front.context import FrontContext
 from kassagate.front.intake import Handover, Mode
+from kassagate.front.observe import Check, observe_routes
 from kassagate.front.qr_png import qr_png
 from kassagate.front.receipt_page import render_receipt_page
 from kassagate.front.status import QR_IMAGE_PATH, RECEIPT_PAGE_PATH, status_body, valid_ids
+from kassagate.logs import Trace, begin_request
+from kassagate.metrics import Metrics
 
 log = logging.getLogger("kassagate.front.app")
 _encode = msgspec.json.Encoder().encode
@@ -91,6 +96,8 @@ def create_front_app(
     handover: Handover | None = None,
     wait_for: Callable[[int, float], Awaitable[dict[str, Any] | None]] | None = None,
     close_on_shutdown: bool = False,
+    metrics: Metrics | None = None,
+    checks: Sequence[Check] = (),
 ) -> ASGIApp:
     """The front server on ``ctx``; ``handover`` (processing in this process) is told about
     each accepted request, before and after its durable store (:class:`Handover`);
@@ -99,9 +106,15 @@ def create_front_app(
 
     ``close_on_shutdown``: close ``ctx`` in the ASGI lifespan shutdown (run uvicorn with
     lifespan on). Use it when the server owns the context: uvicorn re-raises SIGTERM/SIGINT
-    after its shutdown, so code after ``await server.serve()`` may never run."""
+    after its shutdown, so code after ``await server.serve()`` may never run.
+
+    ``metrics``: the process's metrics (processing's too, when it runs here); ``checks``:
+    readiness checks of the other parts of the process (``/readyz``)."""
     intake = ctx.intake(handover, wait_for)
     limit = ctx.settings.max_body
+    metrics = metrics or Metrics()
+    if ctx.gate is not None:
+        ctx.gate.on_refusal = metrics.intake_refused
 
     def public_url(request: Request) -> str:
         """The installation's public address: the setting, else the address asked for."""
@@ -160,6 +173,7 @@ def create_front_app(
             Route("/v1/keys", keys, methods=["GET"]),
             Route(QR_IMAGE_PATH, qr_image, methods=["GET"]),
             Route(RECEIPT_PAGE_PATH, receipt_page, methods=["GET"]),
+            *observe_routes(ctx, metrics, checks),
         ],
         exception_handlers={Exception: on_error},
     )
@@ -176,26 +190,46 @@ def create_front_app(
             payload = _encode({"status": "error", "error": "method not allowed: use POST"})
             await _send_json(send, 405, payload, (b"allow", b"POST"))
             return
+        started = time.perf_counter()
         await ctx.refresh_keys()
         content_type = ""
         too_long = False
+        request_id: bytes | None = None
         for name, value in scope["headers"]:
             if name == b"content-type":
                 content_type = value.decode("latin-1")
             elif name == b"content-length" and value.isdigit() and int(value) > limit:
                 too_long = True
+            elif name == b"x-request-id":
+                request_id = value
+        trace = begin_request(request_id)
         body = None if too_long else await _receive_limited(receive, limit)
+        extra = [(b"x-request-id", trace.request_id.encode())]
         if body is None:
             code = FrontCode.ENVELOPE_INVALID if mode == "kassa" else FrontCode.CLUSTER_ENVELOPE_INVALID
             text = f"The body is over the limit of {limit} bytes."
             http_status, payload = 413, _encode({"status": "error", "code": str(int(code)), "error": text})
         else:
             result = await intake.handle(mode, body, content_type)
-            log.debug("%s intake: code %d", mode, int(result.code))
-            http_status, payload = result.http_status, _encode(result.body())
-        await _send_json(send, http_status, payload)
+            code, http_status, payload = result.code, result.http_status, _encode(result.body())
+            if result.retry_after is not None:
+                extra.append((b"retry-after", b"%d" % result.retry_after))
+        await _send_json(send, http_status, payload, *extra)
+        _intake_done(metrics, trace, scope["path"], int(code), started)
 
     return CatchAll(front)
+
+
+def _intake_done(metrics: Metrics, trace: Trace, path: str, code: int, started: float) -> None:
+    """The intake request's metrics and its log line (never a token or a receipt's content:
+    the line holds the request id, path, code, duration, account id and stored request)."""
+    seconds = time.perf_counter() - started
+    metrics.intake_answered(code, seconds)
+    if log.isEnabledFor(logging.INFO):
+        fields = {"request_id": trace.request_id,
+                  "path": path, "code": code, "duration_ms": round(seconds * 1000, 2), "kassaid": trace.kassaid,
+                  "request": trace.stored_id}
+        log.info("intake", extra={"fields": fields})
 
 
 async def _receive_limited(receive: Receive, limit: int) -> bytes | None:

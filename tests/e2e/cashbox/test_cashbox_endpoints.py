@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
+import pytest
 from cashbox_helpers import MERCHANT_ID, Served, item, sale
 
 from kassagate.cashbox.client import CashboxClient, HttpTransport
@@ -280,3 +282,18 @@ async def test_wire_variants_accepted(reg: Served) -> None:
     assert extra["code"] == 0
     r = await reg.http.get(f"{reg.url}/sale")
     assert r.status_code == 200 and r.json()["code"] == 2
+
+
+
+async def test_each_call_is_logged_in_one_line_without_secrets(reg: Served, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="kassagate.cashbox.server"):
+        await reg.call("get_info", {})
+        await reg.call("sale", sale())
+        r = await reg.http.post(f"{reg.url}/nowhere", content=b"data=x", headers={"X-Request-ID": "call-42"})
+        assert r.json()["code"] == 9
+    lines = [r for r in caplog.records if r.name == "kassagate.cashbox.server"]
+    fields = [r.fields for r in lines]  # type: ignore[attr-defined]
+    assert [(f["endpoint"], f["code"]) for f in fields] == [("get_info", 0), ("sale", 0), ("(unknown)", 9)]
+    assert fields[2]["request_id"] == "call-42" and len(fields[0]["request_id"]) == 16
+    assert all(r.levelno == logging.INFO and f["duration_ms"] >= 0 for r, f in zip(lines, fields, strict=True))
+    assert MERCHANT_ID not in caplog.text + str(fields) and "Coffee" not in caplog.text + str(fields)

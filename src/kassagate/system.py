@@ -17,6 +17,7 @@ from kassagate.front.app import create_front_app
 from kassagate.front.context import FrontContext
 from kassagate.logs import configure_logging
 from kassagate.processing.service import Processing, render_status, wait_ended
+from kassagate.processing.worker import ProcessingConfig
 from kassagate.storage.db import open_database
 
 log = logging.getLogger("kassagate")
@@ -33,7 +34,7 @@ async def run_serve(settings: Settings, *, demo: bool = False, workers: bool = T
     configure_logging(settings.log_level)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     ctx = await FrontContext.open(settings)
-    processing = Processing(ctx.db, settings.data_dir) if workers else None
+    processing = Processing(ctx.db, settings.data_dir, ProcessingConfig.from_settings(settings)) if workers else None
     stop = asyncio.Event()
     try:
         if demo:
@@ -73,6 +74,7 @@ async def run_serve(settings: Settings, *, demo: bool = False, workers: bool = T
         if processing is not None:
             await processing.close()
         await ctx.close()
+    log.info("kassagate stopped")
 
 
 def _poll_status(ctx: FrontContext) -> Callable[[int, float], Awaitable[dict[str, Any] | None]]:
@@ -90,13 +92,15 @@ def _poll_status(ctx: FrontContext) -> Callable[[int, float], Awaitable[dict[str
 async def run_worker(settings: Settings) -> None:
     configure_logging(settings.log_level)
     db = await open_database(settings.effective_database_url)
-    processing = Processing(db, settings.data_dir)
+    processing = Processing(db, settings.data_dir, ProcessingConfig.from_settings(settings))
     stop = asyncio.Event()
     _install_stop(stop)
     processing.start(stop)
-    log.info("kassagate worker %s running", processing.worker.owner)
+    log.info("kassagate worker %s running (data in %s)", processing.worker.owner, settings.data_dir)
     try:
         await stop.wait()
+        log.info("kassagate worker %s stopping: finishing the requests in hand", processing.worker.owner)
     finally:
         await processing.close()
         await db.close()
+    log.info("kassagate worker %s stopped", processing.worker.owner)

@@ -9,10 +9,13 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from kassagate import __version__
+from kassagate.cli.common import GlobalOptions
 
 app = typer.Typer(
     name="kassagate",
@@ -24,12 +27,28 @@ app = typer.Typer(
 )
 
 # Modules of kassagate.cli whose register(app) adds commands. Order = help order.
-_COMMAND_MODULES: tuple[str, ...] = ("system", "accounts", "cashbox")
+_COMMAND_MODULES: tuple[str, ...] = ("system", "accounts", "manage", "requests", "backup", "cashbox")
 
 
 @app.callback()
-def _root() -> None:
-    """kassagate: cloud fiscalization service."""
+def _root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="TOML configuration file (KASSAGATE_CONFIG).")
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option("--database-url", help="Service database: sqlite:///FILE or postgresql://... "
+                                            "(KASSAGATE_DATABASE_URL; default SQLite in the data dir)."),
+    ] = None,
+    log_level: Annotated[
+        str | None, typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR (KASSAGATE_LOG_LEVEL).")
+    ] = None,
+) -> None:
+    """kassagate: cloud fiscalization service. The options here come before the command
+    (kassagate --config /etc/kassagate/kassagate.toml kassa list) and override the
+    configuration file and the environment."""
+    ctx.obj = GlobalOptions(config=config, database_url=database_url, log_level=log_level)
 
 
 @app.command()
@@ -50,7 +69,7 @@ def main() -> None:
     # creates is readable by its own user only.
     os.umask(0o077)
     try:
-        app()
+        app(prog_name="kassagate")
     except Exception as exc:
         if os.environ.get("KASSAGATE_LOG_LEVEL", "").upper() == "DEBUG":
             raise

@@ -27,8 +27,11 @@ from kassagate.cashbox.virtual import (
     read_journal,
     set_fault,
 )
+from kassagate.cli.common import settings
 from kassagate.core.fn import FnFault
 from kassagate.core.qr import verify_qr
+
+log = logging.getLogger("kassagate.cashbox")
 
 DEFAULT_PORT = 8008
 JOURNAL_FILE = "cashbox.sqlite3"
@@ -39,7 +42,7 @@ DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory
 
 
 def _data_dir(d: Path | None) -> Path:
-    return Path(d or os.environ.get("KASSAGATE_DATA_DIR") or "./kassagate-data")
+    return settings(data_dir=d, database=False).data_dir
 
 
 def journal_path(data_dir: Path) -> Path:
@@ -110,13 +113,14 @@ def cashbox(
                                                              "start).")] = "Europe/Moscow",
 ) -> None:
     """Start one standalone virtual cash register (Cashbox protocol, emulated fiscal drive)."""
-    d = _data_dir(data_dir)
+    config = settings(data_dir=data_dir, database=False)
+    d = config.data_dir
     try:
         path, where = prepare(d, merchant_id or env_merchant_id(), auto_shift, timezone)
     except (JournalError, ValueError, OSError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
-    logging.basicConfig(level=os.environ.get("KASSAGATE_LOG_LEVEL", "INFO").upper())
+    logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     typer.echo(f"kassagate cashbox: journal {path}; {where}")
     typer.echo(f"listening on http://{host}:{port}/ ({'cloud' if auto_shift else 'device'} mode)")
     try:
@@ -125,6 +129,7 @@ def cashbox(
         uvloop.run(_serve(path, host, port))
     except ImportError:
         asyncio.run(_serve(path, host, port))
+    log.info("kassagate cashbox stopped (journal %s)", path)
 
 
 def cashbox_journal(data_dir: DataDir = None) -> None:

@@ -12,9 +12,9 @@ from typing import Annotated, Any
 
 import typer
 
-from kassagate.config import ConfigError, Settings, load_settings
+from kassagate.config import Settings
 
-kkt_app = typer.Typer(help="The registers (KKT) of kassas: fault injection, fiscal journal.", no_args_is_help=True)
+kkt_app = typer.Typer(help="The registers (KKT): list, show, fault injection, fiscal journal.", no_args_is_help=True)
 callback_app = typer.Typer(
     help="Callbacks: where kassagate POSTs a request's status when it ends.", no_args_is_help=True
 )
@@ -30,11 +30,9 @@ def _run_service(main: Coroutine[Any, Any, None]) -> None:
     uvloop.run(main)
 
 def _settings(**overrides: Any) -> Settings:
-    try:
-        return load_settings(**overrides)
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    from kassagate.cli.common import settings
+
+    return settings(**overrides)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -99,7 +97,7 @@ def kkt_journal(
     data_dir: DataDir = None,
 ) -> None:
     """The fiscal journal of the kassa's virtual register, one JSON object a line
-    (fd, type, docNumber, amount, time, fiscalSign, ...). Works while ``serve`` runs."""
+    (fd, type, docNumber, amount, time, fiscalSign, ...). Works while serve runs."""
     settings = _settings(data_dir=data_dir)
 
     async def find() -> Path:

@@ -63,7 +63,8 @@ async def run_serve(settings: Settings, *, demo: bool = False, workers: bool = T
             timeout_graceful_shutdown=5,
         )
         server = uvicorn.Server(config)
-        log.info("kassagate serving on http://%s:%d (data in %s)", settings.host, settings.port, settings.data_dir)
+        log.info("kassagate serving on http://%s:%d (data dir %s, database %s)", settings.host, settings.port,
+                 settings.data_dir.resolve(), settings.database_label)
         # uvicorn re-raises the SIGTERM/SIGINT it caught once serve() returns, with the
         # handlers it found installed: without ours the default action would end the process
         # there, before the cleanup below (crypto pool processes left running).
@@ -96,7 +97,8 @@ async def run_worker(settings: Settings) -> None:
     stop = asyncio.Event()
     _install_stop(stop)
     processing.start(stop)
-    log.info("kassagate worker %s running (data in %s)", processing.worker.owner, settings.data_dir)
+    log.info("kassagate worker %s running (data dir %s, database %s)", processing.worker.owner,
+             settings.data_dir.resolve(), settings.database_label)
     try:
         await stop.wait()
         log.info("kassagate worker %s stopping: finishing the requests in hand", processing.worker.owner)

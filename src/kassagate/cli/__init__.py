@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from kassagate import __version__
-from kassagate.cli.common import GlobalOptions
+from kassagate.cli.common import GlobalOptions, say_acted_on
 
 app = typer.Typer(
     name="kassagate",
@@ -70,9 +70,13 @@ def main() -> None:
     os.umask(0o077)
     try:
         app(prog_name="kassagate")
+    except SystemExit:
+        say_acted_on()
+        raise
     except Exception as exc:
         if os.environ.get("KASSAGATE_LOG_LEVEL", "").upper() == "DEBUG":
             raise
         first = (str(exc).strip().splitlines() or [""])[0][:300]
         sys.stderr.write(f"error: {type(exc).__name__}: {first}\n")
+        say_acted_on()
         sys.exit(1)

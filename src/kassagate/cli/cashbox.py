@@ -113,7 +113,7 @@ def cashbox(
                                                              "start).")] = "Europe/Moscow",
 ) -> None:
     """Start one standalone virtual cash register (Cashbox protocol, emulated fiscal drive)."""
-    config = settings(data_dir=data_dir, database=False)
+    config = settings(announce=False, data_dir=data_dir)
     d = config.data_dir
     try:
         path, where = prepare(d, merchant_id or env_merchant_id(), auto_shift, timezone)

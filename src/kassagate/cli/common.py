@@ -36,8 +36,9 @@ def global_options() -> GlobalOptions:
 def settings(*, announce: bool = True, database: bool = True, **overrides: Any) -> Settings:
     """The command's settings: defaults, configuration file, environment, the global flags,
     then the command's flags (``overrides``; ``None``: not given). ``announce``: say on
-    standard error which data dir (and, with ``database``, which database) the command
-    acts on, so that standard output stays the command's own (pure JSON with ``--json``).
+    standard error, when the command ends, which data dir (and, with ``database``, which
+    database) it acted on; standard output stays the command's own (pure JSON with
+    ``--json``).
     A setting kassagate cannot use ends the command with status 2 and what to fix."""
     g = global_options()
     try:
@@ -49,8 +50,20 @@ def settings(*, announce: bool = True, database: bool = True, **overrides: Any) 
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     if announce:
-        typer.echo(describe(s, database=database), err=True)
+        _acted_on[:] = [describe(s, database=database)]
     return s
+
+
+#: What the running command acts on, written last on standard error by :func:`say_acted_on`.
+_acted_on: list[str] = []
+
+
+def say_acted_on() -> None:
+    """Write the line naming the data dir and database the command acted on (standard
+    error, after everything else, so that an ``error:`` line stays the first)."""
+    for line in _acted_on:
+        sys.stderr.write(line + "\n")
+    _acted_on.clear()
 
 
 def describe(s: Settings, *, database: bool = True) -> str:

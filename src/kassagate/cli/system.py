@@ -163,7 +163,7 @@ def serve(
     """The whole system in one process: front server, processing, virtual registers."""
     from kassagate.system import run_serve
 
-    settings = _settings(host=host, port=port, data_dir=data_dir)
+    settings = _settings(announce=False, host=host, port=port, data_dir=data_dir)
     _run_service(run_serve(settings, demo=demo, workers=workers))
 
 
@@ -171,7 +171,7 @@ def worker(data_dir: DataDir = None) -> None:
     """Processing alone, beside separate front servers on a shared database."""
     from kassagate.system import run_worker
 
-    _run_service(run_worker(_settings(data_dir=data_dir)))
+    _run_service(run_worker(_settings(announce=False, data_dir=data_dir)))
 
 
 def register(app: typer.Typer) -> None:

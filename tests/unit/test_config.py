@@ -124,3 +124,15 @@ def test_database_label_hides_the_password(tmp_path: Path) -> None:
     s = load_settings({"KASSAGATE_DATABASE_URL": "postgresql://kg:s3cret@db.example:5432/kassagate"})
     assert s.database_label == "postgresql://kg:***@db.example:5432/kassagate"
     assert load_settings({}, data_dir=tmp_path).database_label == f"SQLite {tmp_path.resolve()}/kassagate.sqlite3"
+
+
+def test_the_shipped_example_file_is_valid_and_names_the_defaults() -> None:
+    from kassagate.config import Settings
+
+    example = Path(__file__).parents[2] / "deploy" / "kassagate.toml"
+    s = load_settings({}, config_file=example)
+    assert s.data_dir == Path("/var/lib/kassagate")
+    defaults = Settings()
+    for name in ("host", "port", "log_level", "rsa_bits", "max_body", "worker_concurrency", "retry_budget",
+                 "retry_base_seconds", "retry_max_seconds", "lease_seconds"):
+        assert getattr(s, name) == getattr(defaults, name), name

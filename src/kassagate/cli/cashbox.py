@@ -12,6 +12,8 @@ import asyncio
 import json
 import logging
 import os
+import signal
+from contextlib import suppress
 from pathlib import Path
 from typing import Annotated, cast
 
@@ -93,6 +95,13 @@ async def _serve(path: Path, host: str, port: int) -> None:
     try:
         config = uvicorn.Config(create_app(register), host=host, port=port, loop="none", http="httptools",
                                 access_log=False, log_level="warning", lifespan="on")
+        # uvicorn re-raises the SIGTERM/SIGINT it caught once it has stopped, with the
+        # handlers it found installed: with none, the default action would end the process
+        # there, before the journal is closed.
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with suppress(RuntimeError, ValueError):  # not the main thread, or no such signal
+                loop.add_signal_handler(sig, lambda: None)
         await uvicorn.Server(config).serve()
     finally:
         await register.close()

@@ -291,7 +291,7 @@ def _shift(r: dict[str, Any]) -> str:
     if "shift_open" not in r:
         return "-"
     if r["shift_open"]:
-        return f"#{r['shift_number']} open since {r['shift_opened_at']}"
+        return f"#{r['shift_number']} open since {r['shift_opened_at']} (register time)"
     return f"#{r['shift_number']} closed"
 
 

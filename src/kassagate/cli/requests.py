@@ -93,7 +93,7 @@ def _show(r: dict[str, Any]) -> None:
     if r["events"]:
         typer.echo("timeline:")
         for e in r["events"]:
-            reg = f" register #{e['kkt_id']}" if e["kkt_id"] is not None else ""
+            reg = f" (register #{e['kkt_id']})" if e["kkt_id"] is not None else ""
             typer.echo(f"  {when(e['at'])}  {e['kind']}{reg}: {e['detail'] or ''}".rstrip(": "))
 
 

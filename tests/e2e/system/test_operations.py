@@ -193,6 +193,8 @@ def test_failed_request_requeued_from_the_command_line_is_fiscalized_once(
     finally:
         server.stop()
 
+    register.stop()
+    assert "kassagate cashbox stopped" in register.log()
     lines = run_cli("cashbox-journal", data_dir=reg_dir, env=reg_env).stdout
     docs = [json.loads(x) for x in lines.splitlines() if x.strip()]
     assert [d["fd"] for d in docs if d.get("docNumber") == answer.nuid] == [st.check_num_fd]
@@ -200,3 +202,20 @@ def test_failed_request_requeued_from_the_command_line_is_fiscalized_once(
     assert f"data dir {data_dir.resolve()}" in everything
     for secret in ("tok-601", "merchant-requeue-secret", "buyer@example.com"):
         assert secret not in everything
+
+
+def test_worker_says_when_it_stops(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    env = kassagate_env(data_dir)
+    env.pop("KASSAGATE_DATABASE_URL", None)
+    worker = Process(["worker"], env=env, ready_url=None, log_path=tmp_path / "worker.log").start()
+    try:
+        deadline = time.monotonic() + 60
+        while "running" not in worker.log():
+            assert time.monotonic() < deadline, worker.log()
+            time.sleep(0.1)
+    finally:
+        worker.stop()
+    log = worker.log()
+    assert f"data dir {data_dir.resolve()}" in log
+    assert log.index("stopping") < log.index("stopped")

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from kassagate import __version__
-from kassagate.cli.common import GlobalOptions, say_acted_on
+from kassagate.cli.common import GlobalOptions, say_acted_on, set_global_options
 
 app = typer.Typer(
     name="kassagate",
@@ -32,7 +32,6 @@ _COMMAND_MODULES: tuple[str, ...] = ("system", "accounts", "manage", "requests",
 
 @app.callback()
 def _root(
-    ctx: typer.Context,
     config: Annotated[
         Path | None, typer.Option("--config", help="TOML configuration file (KASSAGATE_CONFIG).")
     ] = None,
@@ -48,7 +47,7 @@ def _root(
     """kassagate: cloud fiscalization service. The options here come before the command
     (kassagate --config /etc/kassagate/kassagate.toml kassa list) and override the
     configuration file and the environment."""
-    ctx.obj = GlobalOptions(config=config, database_url=database_url, log_level=log_level)
+    set_global_options(GlobalOptions(config=config, database_url=database_url, log_level=log_level))
 
 
 @app.command()

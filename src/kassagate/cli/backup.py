@@ -53,7 +53,8 @@ def backup(
     for f in result.files:
         roles[f["role"]] = roles.get(f["role"], 0) + 1
     counted = ", ".join(f"{n} {role}" for role, n in sorted(roles.items()))
-    typer.echo(f"backup written to {directory.resolve()}: {len(result.files)} files ({counted}), manifest.json")
+    n = len(result.files)
+    typer.echo(f"backup written to {directory.resolve()}: {n} file{'' if n == 1 else 's'} ({counted}), manifest.json")
     if not result.database_included:
         typer.echo(f"note: {PG_DUMP_HINT}", err=True)
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import click
 import typer
 
 from kassagate.config import ConfigError, Settings, load_settings
@@ -27,10 +26,16 @@ class GlobalOptions:
     log_level: str | None = None
 
 
+#: The global flags of this run, set by the root command before any command runs.
+_global: list[GlobalOptions] = [GlobalOptions()]
+
+
+def set_global_options(options: GlobalOptions) -> None:
+    _global[0] = options
+
+
 def global_options() -> GlobalOptions:
-    ctx = click.get_current_context(silent=True)
-    obj = ctx.find_root().obj if ctx is not None else None
-    return obj if isinstance(obj, GlobalOptions) else GlobalOptions()
+    return _global[0]
 
 
 def settings(*, announce: bool = True, database: bool = True, **overrides: Any) -> Settings:

@@ -219,3 +219,28 @@ def test_worker_says_when_it_stops(tmp_path: Path) -> None:
     log = worker.log()
     assert f"data dir {data_dir.resolve()}" in log
     assert log.index("stopping") < log.index("stopped")
+
+
+def test_global_flags_and_the_configuration_file_reach_the_commands(tmp_path: Path) -> None:
+    conf = tmp_path / "kassagate.toml"
+    conf.write_text(f'data_dir = "{tmp_path / "from-file"}"\nlog_level = "warning"\n')
+    env = kassagate_env(tmp_path)
+    for name in ("KASSAGATE_DATA_DIR", "KASSAGATE_DATABASE_URL", "KASSAGATE_CONFIG"):
+        env.pop(name, None)
+    p = run_cli("--config", str(conf), "kassa", "add", "801", "--token", "t-801", data_dir=tmp_path, env=env)
+    assert (tmp_path / "from-file" / "kassagate.sqlite3").exists()
+    assert f"data dir {tmp_path / 'from-file'}" in p.stderr and f"configuration {conf}" in p.stderr
+
+    env["KASSAGATE_CONFIG"] = str(conf)
+    listed = run_cli("kassa", "list", "--json", data_dir=tmp_path, env=env)
+    assert [k["kassaid"] for k in json.loads(listed.stdout)] == ["801"]  # stdout: JSON alone
+
+    other = tmp_path / "other.sqlite3"
+    p = run_cli("--database-url", f"sqlite:///{other}", "kassa", "list", "--json", data_dir=tmp_path, env=env)
+    assert json.loads(p.stdout) == [] and other.exists() and f"database SQLite {other}" in p.stderr
+
+    p = run_cli("--log-level", "loud", "kassa", "list", data_dir=tmp_path, env=env, check=False)
+    assert p.returncode == 2 and "--log-level must be one of" in p.stderr
+    conf.write_text("prot = 80\n")
+    p = run_cli("kassa", "list", data_dir=tmp_path, env=env, check=False)
+    assert p.returncode == 2 and "unknown setting(s) prot" in p.stderr and "Traceback" not in p.stderr

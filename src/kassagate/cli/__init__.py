@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from kassagate import __version__
-from kassagate.cli.common import GlobalOptions, say_acted_on, set_global_options
+from kassagate.cli.common import GlobalOptions, global_options, say_acted_on, set_global_options
 
 app = typer.Typer(
     name="kassagate",
@@ -63,7 +63,7 @@ for _name in _COMMAND_MODULES:
 def main() -> None:
     """Run the command. An unexpected failure (a database that cannot be reached, a disk
     that is full) ends with one line on standard error and exit status 1, not a traceback;
-    ``KASSAGATE_LOG_LEVEL=DEBUG`` shows the traceback."""
+    ``--log-level DEBUG`` or ``KASSAGATE_LOG_LEVEL=DEBUG`` shows the traceback."""
     # The data dir holds private keys, secrets and fiscal journals: whatever kassagate
     # creates is readable by its own user only.
     os.umask(0o077)
@@ -73,7 +73,8 @@ def main() -> None:
         say_acted_on()
         raise
     except Exception as exc:
-        if os.environ.get("KASSAGATE_LOG_LEVEL", "").upper() == "DEBUG":
+        level = global_options().log_level or os.environ.get("KASSAGATE_LOG_LEVEL", "")
+        if level.upper() == "DEBUG":
             raise
         first = (str(exc).strip().splitlines() or [""])[0][:300]
         sys.stderr.write(f"error: {type(exc).__name__}: {first}\n")

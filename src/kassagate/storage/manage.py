@@ -341,7 +341,7 @@ async def find_requests(db: Database, *, nuid: str | None = None, rid: str | Non
                         kassaid: str | None = None) -> list[dict[str, Any]]:
     """Whole requests (receipt masked, timeline included) by ``nuid``, or by ``rid``
     (of every kassa and cluster, or of ``kassaid``'s)."""
-    cols = [c for c in requests.c if c.name not in ("receipt", "lease_owner")]
+    cols = [c for c in requests.c if c.name not in ("receipt", "receipt_hash", "lease_owner")]
     q = select(*cols, requests.c.receipt)
     if nuid is not None:
         q = q.where(requests.c.nuid == nuid)

@@ -110,7 +110,7 @@ _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
 
-def _convert(name: str, where: str, raw: Any, tp: Any, *, from_text: bool) -> Any:
+def _convert(where: str, raw: Any, tp: Any, *, from_text: bool) -> Any:
     """``raw`` (a TOML value, or an environment variable's text) as a value of ``tp``."""
     base, optional = _base_type(tp)
     if optional and from_text and raw == "":
@@ -158,7 +158,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
             f"known: {', '.join(sorted(fields))}"
         )
     return {
-        name: _convert(name, f"{name} in {path}", value, fields[name], from_text=False)
+        name: _convert(f"{name} in {path}", value, fields[name], from_text=False)
         for name, value in data.items()
     }
 
@@ -173,7 +173,7 @@ def read_env(env: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
         raw = env.get(var)
         if raw is None or raw == "":
             continue
-        values[name] = _convert(name, var, raw, tp, from_text=True)
+        values[name] = _convert(var, raw, tp, from_text=True)
         where[name] = var
     return values, where
 

@@ -61,7 +61,6 @@ def _register(k: dict[str, Any]) -> str:
 # -- kassas ------------------------------------------------------------------------------
 
 
-@kassa_app.command("list")
 def kassa_list(json_: Json = False, data_dir: DataDir = None) -> None:
     """Every kassa: type, state, cluster, register and FN, requests by status."""
     from kassagate.storage.manage import list_kassas
@@ -84,7 +83,6 @@ def kassa_list(json_: Json = False, data_dir: DataDir = None) -> None:
     )
 
 
-@kassa_app.command("show")
 def kassa_show(kassaid: KassaId, json_: Json = False, data_dir: DataDir = None) -> None:
     """One kassa in full (no token, no merchant ID)."""
     from kassagate.storage.manage import get_kassa
@@ -117,19 +115,16 @@ def _set_kassa(kassaid: str, activated: bool, data_dir: Path | None) -> None:
     typer.echo(f"kassa {kassaid} {state}" if changed else f"kassa {kassaid} was already {state.split()[0]}")
 
 
-@kassa_app.command("disable")
 def kassa_disable(kassaid: KassaId, data_dir: DataDir = None) -> None:
     """Stop accepting the kassa's requests (code 310); pending ones are still processed."""
     _set_kassa(kassaid, False, data_dir)
 
 
-@kassa_app.command("enable")
 def kassa_enable(kassaid: KassaId, data_dir: DataDir = None) -> None:
     """Accept the kassa's requests again."""
     _set_kassa(kassaid, True, data_dir)
 
 
-@kassa_app.command("delete")
 def kassa_delete(kassaid: KassaId, data_dir: DataDir = None) -> None:
     """Delete a kassa that never had a request (one that has: disable it). Its register
     row goes with it when nothing else uses it; a virtual register's journal file stays."""
@@ -147,7 +142,6 @@ def kassa_delete(kassaid: KassaId, data_dir: DataDir = None) -> None:
 # -- clusters ----------------------------------------------------------------------------
 
 
-@cluster_app.command("list")
 def cluster_list(json_: Json = False, data_dir: DataDir = None) -> None:
     """Every cluster: type, state, number of kassas."""
     from kassagate.storage.manage import list_clusters
@@ -163,7 +157,6 @@ def cluster_list(json_: Json = False, data_dir: DataDir = None) -> None:
     )
 
 
-@cluster_app.command("show")
 def cluster_show(cluster_id: ClusterId, json_: Json = False, data_dir: DataDir = None) -> None:
     """One cluster and its kassas."""
     from kassagate.storage.manage import get_cluster
@@ -192,19 +185,16 @@ def _set_cluster(cluster_id: str, activated: bool, data_dir: Path | None) -> Non
     typer.echo(f"cluster {cluster_id} {state}" if changed else f"cluster {cluster_id} was already {state.split()[0]}")
 
 
-@cluster_app.command("disable")
 def cluster_disable(cluster_id: ClusterId, data_dir: DataDir = None) -> None:
     """Stop accepting the cluster's requests (code 170)."""
     _set_cluster(cluster_id, False, data_dir)
 
 
-@cluster_app.command("enable")
 def cluster_enable(cluster_id: ClusterId, data_dir: DataDir = None) -> None:
     """Accept the cluster's requests again."""
     _set_cluster(cluster_id, True, data_dir)
 
 
-@cluster_app.command("delete")
 def cluster_delete(cluster_id: ClusterId, data_dir: DataDir = None) -> None:
     """Delete a cluster that never had a request; its kassas are detached and stay."""
     from kassagate.storage.manage import delete_cluster
@@ -308,7 +298,6 @@ Probe = Annotated[bool, typer.Option("--probe/--no-probe", help="Ask each regist
 Timeout = Annotated[float, typer.Option("--timeout", help="Seconds to wait for a remote register.", min=0.1)]
 
 
-@kkt_app.command("list")
 def kkt_list(json_: Json = False, probe: Probe = True, timeout: Timeout = 3.0, data_dir: DataDir = None) -> None:
     """Every register: kind, kassas, FN and its health, shift, whether it answers."""
     rows = _kkts(settings(data_dir=data_dir), None, probe, timeout)
@@ -322,7 +311,6 @@ def kkt_list(json_: Json = False, probe: Probe = True, timeout: Timeout = 3.0, d
     )
 
 
-@kkt_app.command("show")
 def kkt_show(
     kassaid: Annotated[
         str | None, typer.Argument(metavar="[KASSAID]", help="The kassa whose register to show.")
@@ -363,5 +351,17 @@ def kkt_show(
 
 
 def register(app: typer.Typer) -> None:
-    """The commands are added to the ``kassa``, ``cluster`` and ``kkt`` groups when this
-    module is imported."""
+    """Add the commands to the ``kassa``, ``cluster`` and ``kkt`` groups (``app`` has them
+    from the modules registered before this one)."""
+    kassa_app.command("list")(kassa_list)
+    kassa_app.command("show")(kassa_show)
+    kassa_app.command("disable")(kassa_disable)
+    kassa_app.command("enable")(kassa_enable)
+    kassa_app.command("delete")(kassa_delete)
+    cluster_app.command("list")(cluster_list)
+    cluster_app.command("show")(cluster_show)
+    cluster_app.command("disable")(cluster_disable)
+    cluster_app.command("enable")(cluster_enable)
+    cluster_app.command("delete")(cluster_delete)
+    kkt_app.command("list")(kkt_list)
+    kkt_app.command("show")(kkt_show)

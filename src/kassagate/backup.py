@@ -21,6 +21,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import shutil
 import stat
 from collections.abc import Iterable
@@ -177,10 +178,12 @@ def read_manifest(source: Path) -> dict[str, Any]:
         raise BackupError(f"{source} holds no {MANIFEST}: not a kassagate backup") from None
     except ValueError:
         raise BackupError(f"{path} is not valid JSON") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or not isinstance(manifest.get("files"),
-                                                                                              list):
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, list) or manifest.get("format") != FORMAT:
         raise BackupError(f"{path} is not a kassagate backup manifest of format {FORMAT}")
-    for f in manifest["files"]:
+    for f in files:
+        if not isinstance(f, dict) or not isinstance(f.get("mode"), str) or not re.fullmatch(r"0[0-7]{3}", f["mode"]):
+            raise BackupError(f"{path} has an entry that is not a file record: {str(f)[:100]}")
         rel = str(f.get("path", ""))
         if not rel or rel.startswith("/") or ".." in Path(rel).parts:
             raise BackupError(f"{path} names an unsafe path {rel!r}")
@@ -192,8 +195,9 @@ def read_manifest(source: Path) -> dict[str, Any]:
     return manifest
 
 
-def restore_backup(source: Path, data_dir: Path, *, sqlite_database: Path | None, force: bool) -> tuple[
-        dict[str, Any], Path | None]:
+def restore_backup(
+    source: Path, data_dir: Path, *, sqlite_database: Path | None, force: bool
+) -> tuple[dict[str, Any], Path | None]:
     """Restore the backup ``source`` into ``data_dir``, after checking it. The data dir must
     be absent or empty; with ``force`` an existing one is moved aside first (its new name is
     returned). ``sqlite_database``: where the service database goes (None: PostgreSQL)."""
@@ -202,18 +206,20 @@ def restore_backup(source: Path, data_dir: Path, *, sqlite_database: Path | None
     if has_db and sqlite_database is None:
         raise BackupError("the backup holds an SQLite service database, but the configured database is "
                           "PostgreSQL: restore with the SQLite database URL, or load the data with pg_restore")
+    in_use = data_dir.exists() and not _is_empty_dir(data_dir)
+    outside = sqlite_database is not None and _inside(sqlite_database, data_dir) is None
+    replace_db = sqlite_database is not None and has_db and outside and sqlite_database.exists()
+    if in_use and not force:
+        raise BackupError(f"the data dir {data_dir} is not empty: restore into an empty one, or give --force "
+                          "to move it aside")
+    if replace_db and not force:
+        raise BackupError(f"the service database {sqlite_database} exists: give --force to replace it")
     moved: Path | None = None
-    if data_dir.exists() and not _is_empty_dir(data_dir):
-        if not force:
-            raise BackupError(f"the data dir {data_dir} is not empty: restore into an empty one, or give --force "
-                              "to move it aside")
+    if in_use:
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
         moved = data_dir.with_name(f"{data_dir.name}.replaced-{stamp}")
         data_dir.rename(moved)
-    if sqlite_database is not None and has_db and sqlite_database.exists() and _inside(sqlite_database,
-                                                                                       data_dir) is None:
-        if not force:
-            raise BackupError(f"the service database {sqlite_database} exists: give --force to replace it")
+    if replace_db:
         for suffix in ("", *_SQLITE_SIDE_FILES):
             Path(f"{sqlite_database}{suffix}").unlink(missing_ok=True)
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -226,7 +232,7 @@ def restore_backup(source: Path, data_dir: Path, *, sqlite_database: Path | None
             out = data_dir / rel
         out.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         shutil.copyfile(source / rel, out)
-        os.chmod(out, int(str(f.get("mode", "0600")), 8) & 0o777)
+        os.chmod(out, int(f["mode"], 8))
         _fsync(out)
         if _sha256(out) != f["sha256"]:
             raise BackupError(f"{out} differs from the backup after copying: check the disk")

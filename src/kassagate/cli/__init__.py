@@ -23,7 +23,7 @@ app = typer.Typer(
 )
 
 # Modules of kassagate.cli whose register(app) adds commands. Order = help order.
-_COMMAND_MODULES: tuple[str, ...] = ("system", "accounts", "cashbox")
+_COMMAND_MODULES: tuple[str, ...] = ("system", "accounts", "users", "cashbox")
 
 
 @app.callback()

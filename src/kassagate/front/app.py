@@ -11,14 +11,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import msgspec
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kassagate.core.codes import FRONT_MESSAGES, FrontCode
@@ -88,6 +88,7 @@ def create_front_app(
     handover: Handover | None = None,
     wait_for: Callable[[int, float], Awaitable[dict[str, Any] | None]] | None = None,
     close_on_shutdown: bool = False,
+    mounts: Sequence[BaseRoute] = (),
 ) -> ASGIApp:
     """The front server on ``ctx``; ``handover`` (processing in this process) is told about
     each accepted request, before and after its durable store (:class:`Handover`);
@@ -96,7 +97,9 @@ def create_front_app(
 
     ``close_on_shutdown``: close ``ctx`` in the ASGI lifespan shutdown (run uvicorn with
     lifespan on). Use it when the server owns the context: uvicorn re-raises SIGTERM/SIGINT
-    after its shutdown, so code after ``await server.serve()`` may never run."""
+    after its shutdown, so code after ``await server.serve()`` may never run.
+
+    ``mounts``: more routes beside the front's own (``serve`` mounts the cabinet)."""
     intake = ctx.intake(handover, wait_for)
     limit = ctx.settings.max_body
 
@@ -134,6 +137,7 @@ def create_front_app(
             Route("/v1/status", status, methods=["GET"]),
             Route("/getfp", status, methods=["GET"]),
             Route("/v1/keys", keys, methods=["GET"]),
+            *mounts,
         ],
         exception_handlers={Exception: on_error},
     )

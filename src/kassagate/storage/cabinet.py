@@ -1,0 +1,260 @@
+"""The cabinet's reads: requests newest first (keyset pagination), one request with its
+timeline, kassas, clusters, registers and the overview figures.
+
+Every function takes ``kassaids``: the kassas the viewer may see, or ``None`` for all (an
+operator). A row outside that set is answered exactly as a row that does not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import BigInteger, Integer, Text, and_, column, func, or_, select, table
+
+from kassagate.storage.db import Database
+from kassagate.storage.schema import clusters, kassas, kkts, request_events, requests
+
+PAGE_SIZE = 50
+#: At most this many events of one request are shown (the newest are dropped beyond it).
+MAX_EVENTS = 200
+#: Receipts per minute are counted among the newest this many requests.
+RECENT_CAP = 50_000
+#: Ids are 64-bit: a larger number in a URL names no row.
+MAX_ID = 2**63
+
+#: The callback outbox (its table is owned by processing; only read here).
+_callbacks = table(
+    "callbacks",
+    column("request_id", BigInteger),
+    column("url", Text),
+    column("attempts", Integer),
+    column("next_attempt_at", BigInteger),
+    column("delivered_at", BigInteger),
+    column("gave_up_at", BigInteger),
+    column("last_error", Text),
+    column("created_at", BigInteger),
+)
+
+_LIST_COLUMNS = (
+    requests.c.id,
+    requests.c.nuid,
+    requests.c.accepted_at,
+    requests.c.kassaid,
+    requests.c.cluster_id,
+    requests.c.rid,
+    requests.c.order_label,
+    requests.c.check_type,
+    requests.c.status,
+    requests.c.debug,
+    requests.c.fd_number,
+    requests.c.error_code,
+    requests.c.error_text,
+    requests.c.receipt,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFilter:
+    kassa: str | None = None
+    status: int | None = None
+    since: int | None = None  # µs, inclusive
+    until: int | None = None  # µs, exclusive
+    search: str | None = None  # RID, nuid or order label, exactly
+
+
+def _scope(kassaids: Collection[str] | None) -> Any:
+    if kassaids is None:
+        return None
+    return requests.c.kassaid.in_(sorted(kassaids)) if kassaids else requests.c.id < 0
+
+
+async def list_requests(
+    db: Database,
+    kassaids: Collection[str] | None,
+    flt: RequestFilter,
+    *,
+    before_id: int | None = None,
+    limit: int = PAGE_SIZE,
+) -> list[dict[str, Any]]:
+    """A page of requests, newest first: those with ``id < before_id`` (keyset)."""
+    conds = [c for c in (_scope(kassaids),) if c is not None]
+    if flt.kassa is not None:
+        conds.append(requests.c.kassaid == flt.kassa)
+    if flt.status is not None:
+        conds.append(requests.c.status == flt.status)
+    if flt.since is not None:
+        conds.append(requests.c.accepted_at >= flt.since)
+    if flt.until is not None:
+        conds.append(requests.c.accepted_at < flt.until)
+    if flt.search:
+        conds.append(
+            or_(requests.c.nuid == flt.search, requests.c.rid == flt.search, requests.c.order_label == flt.search)
+        )
+    if before_id is not None:
+        conds.append(requests.c.id < before_id)
+    q = select(*_LIST_COLUMNS).where(and_(True, *conds)).order_by(requests.c.id.desc()).limit(limit)
+    async with db.engine.connect() as conn:
+        return [dict(r) for r in (await conn.execute(q)).mappings()]
+
+
+async def get_request(db: Database, kassaids: Collection[str] | None, request_id: int) -> dict[str, Any] | None:
+    """One request (every column), or ``None`` when it does not exist or is not visible."""
+    if not 0 < request_id < MAX_ID:
+        return None
+    conds = [requests.c.id == request_id]
+    scope = _scope(kassaids)
+    if scope is not None:
+        conds.append(scope)
+    async with db.engine.connect() as conn:
+        row = (await conn.execute(select(requests).where(*conds))).mappings().first()
+    return None if row is None else dict(row)
+
+
+async def request_events_of(db: Database, request_id: int, limit: int = MAX_EVENTS) -> list[dict[str, Any]]:
+    """The request's recorded events, oldest first (at most ``limit``)."""
+    q = (
+        select(request_events)
+        .where(request_events.c.request_id == request_id)
+        .order_by(request_events.c.id)
+        .limit(limit)
+    )
+    async with db.engine.connect() as conn:
+        return [dict(r) for r in (await conn.execute(q)).mappings()]
+
+
+async def request_callback(db: Database, request_id: int) -> dict[str, Any] | None:
+    """The request's callback delivery (URL not included), or ``None`` when it has none."""
+    q = select(
+        _callbacks.c.attempts,
+        _callbacks.c.next_attempt_at,
+        _callbacks.c.delivered_at,
+        _callbacks.c.gave_up_at,
+        _callbacks.c.last_error,
+        _callbacks.c.created_at,
+    ).where(_callbacks.c.request_id == request_id)
+    async with db.engine.connect() as conn:
+        row = (await conn.execute(q)).mappings().first()
+    return None if row is None else dict(row)
+
+
+async def list_kassas(db: Database, kassaids: Collection[str] | None, *, today_from: int) -> list[dict[str, Any]]:
+    """Kassas with their register, receipts since ``today_from`` (µs) and last error.
+    Token hashes, callback secrets and the register's merchant ID are not read."""
+    q = select(
+        kassas.c.kassaid,
+        kassas.c.type,
+        kassas.c.activated,
+        kassas.c.debug,
+        kassas.c.kkt_id,
+        kassas.c.cluster_id,
+        kassas.c.created_at,
+        kkts.c.kind.label("kkt_kind"),
+        kkts.c.fn_serial,
+        kkts.c.kkt_reg_number,
+        kkts.c.fn_state,
+    ).select_from(kassas.outerjoin(kkts, kassas.c.kkt_id == kkts.c.id))
+    if kassaids is not None:
+        q = q.where(kassas.c.kassaid.in_(sorted(kassaids)))
+    q = q.order_by(kassas.c.kassaid)
+    async with db.engine.connect() as conn:
+        rows = [dict(r) for r in (await conn.execute(q)).mappings()]
+        # Ids grow with the acceptance time: today's requests are those after the newest
+        # one accepted before today (found by walking back over today's rows only).
+        before = (
+            await conn.execute(
+                select(requests.c.id).where(requests.c.accepted_at < today_from).order_by(requests.c.id.desc()).limit(1)
+            )
+        ).scalar()
+        for r in rows:
+            today = select(func.count()).where(requests.c.kassaid == r["kassaid"], requests.c.id > (before or 0))
+            r["today"] = int((await conn.execute(today)).scalar_one())
+            last = (
+                await conn.execute(
+                    select(requests.c.error_code, requests.c.error_text, requests.c.accepted_at)
+                    .where(requests.c.kassaid == r["kassaid"], requests.c.status == 2)
+                    .order_by(requests.c.id.desc())
+                    .limit(1)
+                )
+            ).mappings().first()
+            r["last_error"] = None if last is None else dict(last)
+    return rows
+
+
+async def list_clusters(db: Database, kassaids: Collection[str] | None) -> list[dict[str, Any]]:
+    """Clusters with their attached kassas (a merchant sees the clusters of its kassas)."""
+    async with db.engine.connect() as conn:
+        rows = [
+            dict(r)
+            for r in (
+                await conn.execute(
+                    select(clusters.c.cluster_id, clusters.c.type, clusters.c.activated).order_by(clusters.c.cluster_id)
+                )
+            ).mappings()
+        ]
+        members = (
+            await conn.execute(select(kassas.c.cluster_id, kassas.c.kassaid).where(kassas.c.cluster_id.is_not(None)))
+        ).all()
+    out = []
+    for r in rows:
+        r["kassas"] = sorted(k for c, k in members if c == r["cluster_id"])
+        if kassaids is None or set(r["kassas"]) & set(kassaids):
+            out.append(r)
+    return out
+
+
+async def list_registers(db: Database, kassaids: Collection[str] | None) -> list[dict[str, Any]]:
+    """Registers (visible through their kassas), without merchant IDs or URLs' secrets."""
+    q = select(
+        kkts.c.id,
+        kkts.c.kind,
+        kkts.c.journal_path,
+        kkts.c.fn_serial,
+        kkts.c.kkt_reg_number,
+        kkts.c.fn_state,
+        kkts.c.updated_at,
+    ).order_by(kkts.c.id)
+    async with db.engine.connect() as conn:
+        rows = [dict(r) for r in (await conn.execute(q)).mappings()]
+        q_bound = select(kassas.c.kkt_id, kassas.c.kassaid).where(kassas.c.kkt_id.is_not(None))
+        bound = (await conn.execute(q_bound)).all()
+    out = []
+    for r in rows:
+        r["kassas"] = sorted(k for kid, k in bound if kid == r["id"])
+        if kassaids is None or set(r["kassas"]) & set(kassaids):
+            out.append(r)
+    return out
+
+
+async def get_register(db: Database, kassaids: Collection[str] | None, kkt_id: int) -> dict[str, Any] | None:
+    """One register (as in :func:`list_registers`), or ``None`` when it does not exist or is not visible."""
+    for r in await list_registers(db, kassaids):
+        if r["id"] == kkt_id:
+            return r
+    return None
+
+
+async def overview(db: Database, kassaids: Collection[str] | None, *, now: int) -> dict[str, int]:
+    """Receipts accepted in the last minute, requests pending, failures in the last hour."""
+    scope = _scope(kassaids)
+
+    def count(*conds: Any) -> Any:
+        return select(func.count()).select_from(requests).where(*conds, *([scope] if scope is not None else []))
+
+    recent = (
+        select(requests.c.accepted_at)
+        .where(*([scope] if scope is not None else []))
+        .order_by(requests.c.id.desc())
+        .limit(RECENT_CAP)
+        .subquery()
+    )
+    async with db.engine.connect() as conn:
+        last_minute = (
+            await conn.execute(select(func.count()).where(recent.c.accepted_at >= now - 60_000_000))
+        ).scalar_one()
+        pending = (await conn.execute(count(requests.c.status == 0))).scalar_one()
+        failed = (
+            await conn.execute(count(requests.c.status == 2, requests.c.finished_at >= now - 3_600_000_000))
+        ).scalar_one()
+    return {"last_minute": int(last_minute), "pending": int(pending), "failed_hour": int(failed)}

@@ -1,0 +1,243 @@
+"""The cabinet's app on both engines, through HTTP (httpx's ASGI transport): sign-in,
+sessions, CSRF, slowed failures, what a merchant may see, what no page may show, and the
+kassa created with a token shown once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from kassagate.cabinet import auth
+from kassagate.cabinet.app import PREFIX, create_cabinet_app
+from kassagate.config import Settings
+from kassagate.core.receipt import parse_receipt
+from kassagate.storage import open_database
+from kassagate.storage.db import Database, utc_micros
+from kassagate.storage.repos import Accounts, RequestWriter
+from kassagate.storage.tokens import verify_token
+from kassagate.storage.users import Users
+from support.receipts import receipt
+
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class Env:
+    db: Database
+    http: httpx.AsyncClient
+    throttle: auth.Throttle
+    sessions: auth.Sessions
+    now: list[float]
+    ids: dict[str, int]
+
+
+async def add_request(db: Database, kassaid: str, *, nuid: str, rid: str | None, order: str, status: int = 0,
+                      debug: bool = False) -> int:
+    body = receipt(kassaid, f"secret-token-{kassaid}", name_zakaz=order)
+    parsed = parse_receipt(body, today=dt.date.today())
+    stored, digest = parsed.stored_form()
+    row: dict[str, Any] = {
+        "nuid": nuid, "qnuid": nuid[::-1], "mode": "kassa", "kassaid": kassaid, "cluster_id": None,
+        "rid_scope": None if rid is None else f"kassa:{kassaid}", "rid": rid, "receipt": stored,
+        "receipt_hash": digest, "check_type": 1, "debug": debug, "accepted_at": utc_micros(), "status": status,
+        "order_label": order,
+    }
+    writer = RequestWriter(db)
+    try:
+        got = await writer.insert(row)
+    finally:
+        await writer.close()
+    assert got.id is not None
+    return got.id
+
+
+@pytest.fixture
+async def env(database_url: str, tmp_path: Path) -> AsyncIterator[Env]:
+    db = await open_database(database_url)
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    settings = Settings(data_dir=data_dir, database_url=database_url)
+    acc = Accounts(db)
+    for k in ("501", "502"):
+        await acc.add_kassa(k, token=f"secret-token-{k}")
+    users = Users(db)
+    await users.add("op", password_hash=auth.hash_password(PASSWORD), role="operator")
+    await users.add("m1", password_hash=auth.hash_password(PASSWORD), role="merchant", kassa_ids=["501"])
+    await users.add("m2", password_hash=auth.hash_password(PASSWORD), role="merchant", kassa_ids=["502"])
+    ids = {
+        "501": await add_request(db, "501", nuid="1" * 23, rid="rid-501", order="order-501"),
+        "502": await add_request(db, "502", nuid="2" * 23, rid="rid-502", order="order-502", status=3, debug=True),
+    }
+    now = [time.time()]
+    throttle = auth.Throttle(free=2, base=0.2, cap=0.4)
+    sessions = auth.Sessions(auth.load_secret(data_dir), ttl=3600, clock=lambda: now[0])
+    cabinet = create_cabinet_app(db, settings, throttle=throttle, sessions=sessions, clock=lambda: now[0])
+    transport = httpx.ASGITransport(app=Starlette(routes=[Mount(PREFIX, cabinet)]))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver/cabinet") as http:
+        yield Env(db, http, throttle, sessions, now, ids)
+    await db.close()
+
+
+def csrf_of(html: str) -> str:
+    m = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert m, html
+    return m.group(1)
+
+
+async def sign_in(http: httpx.AsyncClient, login: str, password: str = PASSWORD) -> httpx.Response:
+    page = await http.get("/login")
+    return await http.post("/login", data={"csrf": csrf_of(page.text), "login": login, "password": password})
+
+
+async def test_sign_in_sets_a_signed_httponly_samesite_cookie_and_opens_the_pages(env: Env) -> None:
+    assert (await env.http.get("/requests")).headers["location"].endswith("/cabinet/login")
+    r = await sign_in(env.http, "op")
+    assert r.status_code == 303
+    cookie = r.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/cabinet" in cookie
+    for path in ("/overview", "/requests", "/kassas", "/registers", f"/requests/{env.ids['501']}"):
+        page = await env.http.get(path)
+        assert page.status_code == 200, path
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    listing = (await env.http.get("/requests")).text
+    assert "rid-501" in listing and "rid-502" in listing
+
+
+async def test_wrong_password_is_refused_and_repeated_failures_slow_down(env: Env) -> None:
+    timings = []
+    for _ in range(4):
+        started = time.monotonic()
+        r = await sign_in(env.http, "op", "wrong password")
+        timings.append(time.monotonic() - started)
+        assert r.status_code == 401
+        assert "Wrong login or password" in r.text
+    # two free failures, then 0.2 s and 0.4 s before the password is even checked
+    assert timings[2] - timings[0] > 0.15 and timings[3] - timings[0] > 0.35
+    assert env.throttle.delay("op") == 0.4
+    assert (await sign_in(env.http, "op")).status_code == 303  # still works, after the wait
+    assert env.throttle.delay("op") == 0.0
+    env.http.cookies.clear()
+    r = await sign_in(env.http, "nobody", "whatever password")
+    assert r.status_code == 401
+
+
+async def test_a_form_without_its_csrf_token_is_refused(env: Env) -> None:
+    await env.http.get("/login")
+    r = await env.http.post("/login", data={"login": "op", "password": PASSWORD})
+    assert r.status_code == 403
+    r = await env.http.post("/login", data={"csrf": "forged", "login": "op", "password": PASSWORD})
+    assert r.status_code == 403
+    assert (await sign_in(env.http, "op")).status_code == 303
+    r = await env.http.post("/kassas", data={"kassaid": "777"})
+    assert r.status_code == 403
+    assert await Accounts(env.db).get_kassa("777") is None
+    r = await env.http.post("/logout", data={})
+    assert r.status_code == 403
+    assert (await env.http.get("/overview")).status_code == 200  # still signed in
+
+
+async def test_a_merchant_sees_only_its_own_and_gets_404_for_the_rest(env: Env) -> None:
+    assert (await sign_in(env.http, "m1")).status_code == 303
+    listing = (await env.http.get("/requests")).text
+    assert ">rid-501<" in listing and ">rid-502<" not in listing
+    assert (await env.http.get(f"/requests/{env.ids['501']}")).status_code == 200
+    other = await env.http.get(f"/requests/{env.ids['502']}")
+    missing = await env.http.get("/requests/999999")
+    assert other.status_code == missing.status_code == 404
+    assert other.text.replace(f"/requests/{env.ids['502']}", "") == missing.text.replace("/requests/999999", "")
+    assert (await env.http.get(f"/requests/{env.ids['502']}/row")).status_code == 404
+    assert (await env.http.get("/requests/99999999999999999999999")).status_code == 404
+    kassas = (await env.http.get("/kassas")).text
+    assert 'id="kassa-501"' in kassas and 'id="kassa-502"' not in kassas
+    # searching for another merchant's RID, nuid or order label finds nothing
+    for needle in ("rid-502", "2" * 23, "order-502"):
+        assert ">rid-502<" not in (await env.http.get("/requests", params={"q": needle})).text
+
+
+async def test_search_filters_and_keyset_pages(env: Env) -> None:
+    assert (await sign_in(env.http, "op")).status_code == 303
+    for needle in ("rid-502", "2" * 23, "order-502"):
+        text = (await env.http.get("/requests", params={"q": needle})).text
+        assert ">rid-502<" in text and ">rid-501<" not in text, needle
+    text = (await env.http.get("/requests", params={"state": "3"})).text
+    assert ">rid-502<" in text and ">rid-501<" not in text and "DEBUG" in text
+    text = (await env.http.get("/requests", params={"kassa": "501"})).text
+    assert ">rid-501<" in text and ">rid-502<" not in text
+    for i in range(55):
+        await add_request(env.db, "501", nuid=f"{i:023d}", rid=f"bulk-{i}", order="bulk")
+    first = (await env.http.get("/requests", params={"q": "bulk"})).text
+    older = re.search(r'href="/cabinet/requests(\?[^"]+)" id="older"', first)
+    assert older, "a second page"
+    second = (await env.http.get("/requests" + older.group(1).replace("&amp;", "&"))).text
+    shown = re.findall(r">bulk-(\d+)<", first) + re.findall(r">bulk-(\d+)<", second)
+    assert sorted(map(int, shown)) == list(range(55))
+    assert [int(x) for x in shown] == sorted(map(int, shown), reverse=True)  # newest first, no repeats
+
+
+async def test_no_page_shows_a_token_merchant_id_or_unmasked_contact(env: Env) -> None:
+    kkt_id = await Accounts(env.db).add_kkt(kind="virtual", merchant_id="merchant-secret-xyz")
+    await Accounts(env.db).update_kassa("501", kkt_id=kkt_id)
+    assert (await sign_in(env.http, "op")).status_code == 303
+    pages = ["/overview", "/requests", "/kassas", "/registers", f"/requests/{env.ids['501']}",
+             f"/requests/{env.ids['502']}", f"/requests/{env.ids['501']}/row"]
+    for path in pages:
+        r = await env.http.get(path)
+        assert r.status_code == 200, path
+        for secret in ("secret-token-", "merchant-secret-xyz", "buyer@example.com", "token_hash", "kassatoken"):
+            assert secret not in r.text, (path, secret)
+    page = (await env.http.get(f"/requests/{env.ids['501']}")).text
+    assert "b***@example.com" in page
+
+
+async def test_creating_a_kassa_shows_its_token_once_and_the_token_is_the_kassas(env: Env) -> None:
+    assert (await sign_in(env.http, "m1")).status_code == 303
+    form = await env.http.get("/kassas")
+    r = await env.http.post("/kassas", data={"csrf": csrf_of(form.text), "kassaid": "601"})
+    assert r.status_code == 201
+    token = re.search(r'<code id="new-token">([^<]+)</code>', r.text)
+    assert token
+    kassa = await Accounts(env.db).get_kassa("601")
+    assert kassa is not None and kassa.kkt is not None and kassa.kkt.registered
+    assert verify_token(token.group(1), kassa.token_salt, kassa.token_hash)
+    assert token.group(1) not in (await env.http.get("/kassas")).text
+    assert "601" in (await env.http.get("/kassas")).text  # the merchant owns it now
+    again = await env.http.post("/kassas", data={"csrf": csrf_of(form.text), "kassaid": "601"})
+    assert again.status_code == 400 and "already exists" in again.text
+    bad = await env.http.post("/kassas", data={"csrf": csrf_of(form.text), "kassaid": "12ab"})
+    assert bad.status_code == 400
+
+
+async def test_sessions_expire_and_end_with_a_new_password_or_disabling(env: Env) -> None:
+    assert (await sign_in(env.http, "op")).status_code == 303
+    env.now[0] += 3601
+    assert (await env.http.get("/overview")).status_code == 303
+    assert (await sign_in(env.http, "op")).status_code == 303
+    assert (await env.http.get("/overview")).status_code == 200
+    await Users(env.db).set_password("op", auth.hash_password("another password"))
+    assert (await env.http.get("/overview")).status_code == 303
+    assert (await sign_in(env.http, "op", "another password")).status_code == 303
+    await Users(env.db).disable("op")
+    assert (await env.http.get("/overview")).status_code == 303
+    assert (await sign_in(env.http, "op", "another password")).status_code == 401
+
+
+async def test_language_from_the_browser_and_the_switch(env: Env) -> None:
+    ru = await env.http.get("/login", headers={"accept-language": "ru-RU,ru;q=0.9,en;q=0.5"})
+    assert "Войти" in ru.text and 'lang="ru"' in ru.text
+    switch = await env.http.get("/lang", params={"to": "en", "next": "/cabinet/login"},
+                                headers={"accept-language": "ru"})
+    assert switch.status_code == 303 and switch.headers["location"] == "/cabinet/login"
+    en = await env.http.get("/login", headers={"accept-language": "ru"})
+    assert "Sign in" in en.text and 'lang="en"' in en.text
+    away = await env.http.get("/lang", params={"to": "ru", "next": "https://evil.example/"})
+    assert away.headers["location"] == "/cabinet/"

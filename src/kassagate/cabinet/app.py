@@ -303,8 +303,27 @@ class Cabinet:
         kassa_choices = sorted(kassaids) if kassaids is not None else None
         return self.page(
             visit, "requests.html", rows=rows, shown=shown, older=older, paged=before is not None,
-            kassa_choices=kassa_choices,
+            kassa_choices=kassa_choices, newer=self._newer_url(shown, rows[0]["id"] if rows else 0),
         )
+
+    @staticmethod
+    def _newer_url(shown: dict[str, str], after: int) -> str:
+        return f"{PREFIX}/requests/newer?" + urllib.parse.urlencode(
+            {**{k: v for k, v in shown.items() if v}, "after": after}
+        )
+
+    async def requests_newer(self, request: Request) -> Response:
+        """The rows that arrived after ``after`` (htmx polls it from the first page)."""
+        visit, away = await self.signed_in(request)
+        if away:
+            return away
+        flt, shown = self._filter(request)
+        after_raw = request.query_params.get("after", "")
+        after = int(after_raw) if _ID_RE.fullmatch(after_raw) and int(after_raw) < q.MAX_ID else 0
+        rows = await q.list_requests(self.db, await self.scope(visit), flt, after_id=after, limit=q.PAGE_SIZE)
+        rows = [self._summary(r) for r in rows]
+        newest = rows[0]["id"] if rows else after
+        return self.page(visit, "requests_newer.html", rows=rows, newer=self._newer_url(shown, newest))
 
     @staticmethod
     def _summary(row: dict[str, Any]) -> dict[str, Any]:
@@ -451,6 +470,7 @@ def create_cabinet_app(db: Database, settings: Settings, **kwargs: Any) -> Starl
             Route("/lang", cab.language),
             Route("/overview", cab.overview),
             Route("/requests", cab.requests_list),
+            Route("/requests/newer", cab.requests_newer),
             Route("/requests/{rid:int}", cab.request_page),
             Route("/requests/{rid:int}/row", cab.request_row),
             Route("/kassas", cab.kassas, methods=["GET", "POST"]),

@@ -76,9 +76,11 @@ async def list_requests(
     flt: RequestFilter,
     *,
     before_id: int | None = None,
+    after_id: int | None = None,
     limit: int = PAGE_SIZE,
 ) -> list[dict[str, Any]]:
-    """A page of requests, newest first: those with ``id < before_id`` (keyset)."""
+    """A page of requests, newest first: those with ``id < before_id`` (keyset), or the
+    newest ones with ``id > after_id`` (the rows that arrived since a page was shown)."""
     conds = [c for c in (_scope(kassaids),) if c is not None]
     if flt.kassa is not None:
         conds.append(requests.c.kassaid == flt.kassa)
@@ -94,6 +96,8 @@ async def list_requests(
         )
     if before_id is not None:
         conds.append(requests.c.id < before_id)
+    if after_id is not None:
+        conds.append(requests.c.id > after_id)
     q = select(*_LIST_COLUMNS).where(and_(True, *conds)).order_by(requests.c.id.desc()).limit(limit)
     async with db.engine.connect() as conn:
         return [dict(r) for r in (await conn.execute(q)).mappings()]

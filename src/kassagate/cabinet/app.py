@@ -30,10 +30,11 @@ from starlette.staticfiles import StaticFiles
 
 from kassagate.cabinet import auth, i18n
 from kassagate.config import Settings
+from kassagate.core.tables import VAT_RATES
 from kassagate.front.qr_png import qr_png_data_uri
 from kassagate.storage import cabinet as q
 from kassagate.storage.db import Database
-from kassagate.storage.repos import DuplicateError
+from kassagate.storage.repos import Accounts, DuplicateError
 from kassagate.storage.users import User, Users
 
 log = logging.getLogger("kassagate.cabinet")
@@ -123,6 +124,7 @@ class Cabinet:
         self.db = db
         self.settings = settings
         self.users = Users(db)
+        self.accounts = Accounts(db)
         self.sessions = sessions or auth.Sessions(auth.load_secret(settings.data_dir), clock=clock)
         self.throttle = throttle or auth.Throttle()
         self.clock = clock
@@ -132,7 +134,7 @@ class Cabinet:
             undefined=jinja2.StrictUndefined,
         )
         self.env.filters.update(money=money, when=when, mask=mask_contact)
-        self.env.globals.update(base=PREFIX)
+        self.env.globals.update(base=PREFIX, vat_names={code: r.name for code, r in VAT_RATES.items()})
 
     # -- plumbing
 
@@ -372,17 +374,18 @@ class Cabinet:
             itog=receipt.get("itog_arr") if isinstance(receipt.get("itog_arr"), dict) else {},
         )
 
-    async def kassas_page(self, request: Request, *, created: tuple[str, str] | None = None,
-                          error: str | None = None) -> Response:
+    async def kassas_page(self, request: Request, *, created: tuple[str, str, str] | None = None,
+                          error: str | None = None, done: str | None = None) -> Response:
         visit, away = await self.signed_in(request)
         if away:
             return away
+        assert visit.user is not None
         kassaids = await self.scope(visit)
         today = dt.datetime.fromtimestamp(self.clock(), dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         rows = await q.list_kassas(self.db, kassaids, today_from=int(today.timestamp() * 1_000_000))
-        cluster_rows = await q.list_clusters(self.db, kassaids)
+        cluster_rows = await q.list_clusters(self.db, kassaids, visit.user.clusters)
         return self.page(visit, "kassas.html", 201 if created else (400 if error else 200), rows=rows,
-                         clusters=cluster_rows, created=created, error=error)
+                         clusters=cluster_rows, created=created, error=error, done=done)
 
     async def kassas(self, request: Request) -> Response:
         if request.method == "GET":
@@ -410,7 +413,73 @@ class Cabinet:
         if not visit.user.is_operator:
             await self.users.grant_kassa(visit.user.id, kassaid)
         log.info("cabinet: kassa %s created by user #%d", kassaid, visit.user.id)
-        return await self.kassas_page(request, created=(kassaid, token))
+        return await self.kassas_page(request, created=("kassa", kassaid, token))
+
+    async def clusters(self, request: Request) -> Response:
+        """Create a cluster (its token shown once)."""
+        visit, away = await self.signed_in(request)
+        if away:
+            return away
+        form = await self.form(visit)
+        if form is None:
+            return self.refused(visit)
+        assert visit.user is not None
+        cluster_id = form.get("cluster_id", "").strip()
+        if not _ID_RE.fullmatch(cluster_id):
+            return await self.kassas_page(request, error=visit.t["bad_kassaid"])
+        token = secrets.token_urlsafe(24)
+        try:
+            await self.accounts.add_cluster(
+                cluster_id, token=token, type="vending" if form.get("type") == "vending" else "standard"
+            )
+        except DuplicateError:
+            return await self.kassas_page(request, error=visit.t["cluster_exists"])
+        if not visit.user.is_operator:
+            await self.users.grant_cluster(visit.user.id, cluster_id)
+        log.info("cabinet: cluster %s created by user #%d", cluster_id, visit.user.id)
+        return await self.kassas_page(request, created=("cluster", cluster_id, token))
+
+    async def kassa_action(self, request: Request) -> Response:
+        """Rotate a kassa's token, (de)activate it, debug on or off, attach it to a cluster."""
+        visit, away = await self.signed_in(request)
+        if away:
+            return away
+        assert visit.user is not None
+        kassaid = request.path_params["kassaid"]
+        kassaids = await self.scope(visit)
+        if not _ID_RE.fullmatch(kassaid) or (kassaids is not None and kassaid not in kassaids):
+            return self.not_found(visit)
+        form = await self.form(visit)
+        if form is None:
+            return self.refused(visit)
+        if await self.accounts.get_kassa(kassaid) is None:
+            return self.not_found(visit)
+        action = form.get("action", "")
+        values: dict[str, Any] = {
+            "activate": {"activated": True},
+            "deactivate": {"activated": False},
+            "debug_on": {"debug": True},
+            "debug_off": {"debug": False},
+        }.get(action, {})
+        if action == "rotate":
+            token = secrets.token_urlsafe(24)
+            await self.accounts.set_token("kassa", kassaid, token)
+            log.info("cabinet: kassa %s token rotated by user #%d", kassaid, visit.user.id)
+            return await self.kassas_page(request, created=("kassa", kassaid, token))
+        if action == "attach":
+            cluster = form.get("cluster", "")
+            if cluster and (
+                not _ID_RE.fullmatch(cluster)
+                or (not visit.user.is_operator and cluster not in visit.user.clusters)
+                or await self.accounts.get_cluster(cluster) is None
+            ):
+                return await self.kassas_page(request, error=visit.t["bad_cluster"])
+            values = {"cluster_id": cluster or None}
+        if not values:
+            return await self.kassas_page(request, error=visit.t["bad_action"])
+        await self.accounts.update_kassa(kassaid, **values)
+        log.info("cabinet: kassa %s %s by user #%d", kassaid, action, visit.user.id)
+        return await self.kassas_page(request, done=kassaid)
 
     async def registers(self, request: Request) -> Response:
         visit, away = await self.signed_in(request)
@@ -474,6 +543,8 @@ def create_cabinet_app(db: Database, settings: Settings, **kwargs: Any) -> Starl
             Route("/requests/{rid:int}", cab.request_page),
             Route("/requests/{rid:int}/row", cab.request_row),
             Route("/kassas", cab.kassas, methods=["GET", "POST"]),
+            Route("/kassas/{kassaid}", cab.kassa_action, methods=["POST"]),
+            Route("/clusters", cab.clusters, methods=["POST"]),
             Route("/registers", cab.registers),
             Route("/registers/{kid:int}/journal", cab.journal),
             Mount("/static", StaticFiles(directory=_HERE / "static"), name="static"),

@@ -186,8 +186,11 @@ async def list_kassas(db: Database, kassaids: Collection[str] | None, *, today_f
     return rows
 
 
-async def list_clusters(db: Database, kassaids: Collection[str] | None) -> list[dict[str, Any]]:
-    """Clusters with their attached kassas (a merchant sees the clusters of its kassas)."""
+async def list_clusters(
+    db: Database, kassaids: Collection[str] | None, owned: Collection[str] = ()
+) -> list[dict[str, Any]]:
+    """Clusters with their attached kassas: all of them for an operator (``kassaids`` is
+    ``None``), for a merchant those it ``owned`` and those of its kassas."""
     async with db.engine.connect() as conn:
         rows = [
             dict(r)
@@ -203,7 +206,7 @@ async def list_clusters(db: Database, kassaids: Collection[str] | None) -> list[
     out = []
     for r in rows:
         r["kassas"] = sorted(k for c, k in members if c == r["cluster_id"])
-        if kassaids is None or set(r["kassas"]) & set(kassaids):
+        if kassaids is None or r["cluster_id"] in owned or set(r["kassas"]) & set(kassaids):
             out.append(r)
     return out
 

@@ -142,6 +142,13 @@ class Users:
             )
             await conn.execute(insert(user_kassas).values(user_id=user_id, kassaid=kassaid))
 
+    async def grant_cluster(self, user_id: int, cluster_id: str) -> None:
+        """The merchant owns ``cluster_id`` (idempotent)."""
+        async with self.db.write_connection() as conn:
+            link = (user_clusters.c.user_id == user_id) & (user_clusters.c.cluster_id == cluster_id)
+            await conn.execute(delete(user_clusters).where(link))
+            await conn.execute(insert(user_clusters).values(user_id=user_id, cluster_id=cluster_id))
+
     async def visible_kassas(self, user: User) -> frozenset[str] | None:
         """The kassas whose requests and registers ``user`` sees: ``None`` for an operator
         (all of them); for a merchant, its own kassas and those attached to its clusters."""

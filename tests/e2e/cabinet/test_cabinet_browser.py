@@ -200,7 +200,7 @@ def test_a_kassa_created_in_the_cabinet_shows_its_token_once_and_debug_is_marked
     page.goto(f"{demo.url}/cabinet/kassas")
     page.fill("input[name=kassaid]", "200002")
     page.check("input[name=debug]")
-    page.click("form.create button[type=submit]")
+    page.click("#create-kassa button[type=submit]")
     token = page.locator("#new-token").inner_text()
     assert len(token) >= 24
     shot(page, demo, "kassa-created")

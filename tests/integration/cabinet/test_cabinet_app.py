@@ -241,3 +241,53 @@ async def test_language_from_the_browser_and_the_switch(env: Env) -> None:
     assert "Sign in" in en.text and 'lang="en"' in en.text
     away = await env.http.get("/lang", params={"to": "ru", "next": "https://evil.example/"})
     assert away.headers["location"] == "/cabinet/"
+
+
+async def test_kassa_actions_rotate_activate_debug_attach(env: Env) -> None:
+    acc = Accounts(env.db)
+    await acc.add_cluster("77", token="cluster-token-77")
+    assert (await sign_in(env.http, "m1")).status_code == 303
+    csrf = csrf_of((await env.http.get("/kassas")).text)
+
+    async def act(kassaid: str, **data: str) -> httpx.Response:
+        return await env.http.post(f"/kassas/{kassaid}", data={"csrf": csrf, **data})
+
+    rotated = await act("501", action="rotate")
+    assert rotated.status_code == 201
+    token = re.search(r'<code id="new-token">([^<]+)</code>', rotated.text)
+    assert token
+    kassa = await acc.get_kassa("501")
+    assert kassa is not None and verify_token(token.group(1), kassa.token_salt, kassa.token_hash)
+    assert not verify_token("secret-token-501", kassa.token_salt, kassa.token_hash)
+
+    assert (await act("501", action="deactivate")).status_code == 200
+    assert (await act("501", action="debug_on")).status_code == 200
+    kassa = await acc.get_kassa("501")
+    assert kassa is not None and (kassa.activated, kassa.debug) == (False, True)
+    await act("501", action="activate")
+    await act("501", action="debug_off")
+    kassa = await acc.get_kassa("501")
+    assert kassa is not None and (kassa.activated, kassa.debug) == (True, False)
+
+    # cluster 77 is not m1's: refused; one m1 creates is m1's and takes the kassa
+    assert (await act("501", action="attach", cluster="77")).status_code == 400
+    created = await env.http.post("/clusters", data={"csrf": csrf, "cluster_id": "88"})
+    assert created.status_code == 201 and 'id="new-token"' in created.text
+    cluster_token = re.search(r'<code id="new-token">([^<]+)</code>', created.text)
+    cluster = await acc.get_cluster("88")
+    assert cluster_token and cluster is not None
+    assert verify_token(cluster_token.group(1), cluster.token_salt, cluster.token_hash)
+    assert (await act("501", action="attach", cluster="88")).status_code == 200
+    assert [k.kassaid for k in await acc.cluster_members("88")] == ["501"]
+    assert (await act("501", action="attach", cluster="")).status_code == 200
+    assert await acc.cluster_members("88") == []
+
+    # another merchant's kassa, a kassa that does not exist, no CSRF token, an unknown action
+    assert (await act("502", action="debug_on")).status_code == 404
+    assert (await act("999", action="debug_on")).status_code == 404
+    assert (await env.http.post("/kassas/501", data={"action": "deactivate"})).status_code == 403
+    assert (await act("501", action="drop")).status_code == 400
+    other = await acc.get_kassa("502")
+    assert other is not None and not other.debug
+    kassa = await acc.get_kassa("501")
+    assert kassa is not None and kassa.activated

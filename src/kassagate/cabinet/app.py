@@ -28,7 +28,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from kassagate.cabinet import auth, i18n
+from kassagate.cabinet import auth, health, i18n
 from kassagate.config import Settings
 from kassagate.core.tables import VAT_RATES
 from kassagate.front.qr_png import qr_png_data_uri
@@ -486,7 +486,12 @@ class Cabinet:
         if away:
             return away
         rows = await q.list_registers(self.db, await self.scope(visit))
-        return self.page(visit, "registers.html", rows=rows)
+        endpoints = await q.register_endpoints(self.db, [r["id"] for r in rows])
+        data_dir = Path(self.settings.data_dir)
+        healths = await asyncio.gather(
+            *(health.health(r, endpoints.get(r["id"], (None, None)), data_dir) for r in rows)
+        )
+        return self.page(visit, "registers.html", rows=list(zip(rows, healths, strict=True)))
 
     async def journal(self, request: Request) -> Response:
         visit, away = await self.signed_in(request)

@@ -265,3 +265,13 @@ async def overview(db: Database, kassaids: Collection[str] | None, *, now: int) 
             await conn.execute(count(requests.c.status == 2, requests.c.finished_at >= now - 3_600_000_000))
         ).scalar_one()
     return {"last_minute": int(last_minute), "pending": int(pending), "failed_hour": int(failed)}
+
+
+async def register_endpoints(db: Database, kkt_ids: Collection[int]) -> dict[int, tuple[str | None, str | None]]:
+    """``{kkt id: (url, merchant id)}``, to ask a remote register for its state. Never
+    rendered: the merchant ID signs the register's requests."""
+    if not kkt_ids:
+        return {}
+    q = select(kkts.c.id, kkts.c.url, kkts.c.merchant_id).where(kkts.c.id.in_(sorted(kkt_ids)))
+    async with db.engine.connect() as conn:
+        return {int(i): (u, m) for i, u, m in (await conn.execute(q)).all()}

@@ -291,3 +291,38 @@ async def test_kassa_actions_rotate_activate_debug_attach(env: Env) -> None:
     assert other is not None and not other.debug
     kassa = await acc.get_kassa("501")
     assert kassa is not None and kassa.activated
+
+
+async def test_registers_show_fn_health_warnings_reachability_and_the_journal(env: Env, tmp_path: Path) -> None:
+    from kassagate.cashbox.virtual import set_fault
+
+    assert (await sign_in(env.http, "op")).status_code == 303
+    csrf = csrf_of((await env.http.get("/kassas")).text)
+    assert (await env.http.post("/kassas", data={"csrf": csrf, "kassaid": "801"})).status_code == 201
+    kassa = await Accounts(env.db).get_kassa("801")
+    assert kassa is not None and kassa.kkt is not None
+    kkt_id = kassa.kkt.id
+    remote = await Accounts(env.db).add_kkt(kind="remote", url="http://127.0.0.1:9/", merchant_id="m-secret-1")
+    page = (await env.http.get("/registers")).text
+    row = re.search(rf'<tr id="kkt-{kkt_id}"[^>]*>(.*?)</tr>', page, re.S)
+    assert row and "warn" not in row.group(0).split(">")[0]
+    assert 'class="reach">yes<' in row.group(1) and "0.00 %" in row.group(1)
+    unreachable = re.search(rf'<tr id="kkt-{remote}"[^>]*>(.*?)</tr>', page, re.S)
+    assert unreachable and 'class="reach">no<' in unreachable.group(1)
+    assert "m-secret-1" not in page and "127.0.0.1:9" not in page
+
+    journal_file = kassa.kkt.journal_file(Path(tmp_path / "data"))
+    assert journal_file is not None
+    set_fault(journal_file, fn="full")
+    page = (await env.http.get("/registers")).text
+    row = re.search(rf'<tr id="kkt-{kkt_id}" class="warn">(.*?)</tr>', page, re.S)
+    assert row and "The fiscal drive does not accept documents" in row.group(1)
+
+    journal = await env.http.get(f"/registers/{kkt_id}/journal")
+    assert journal.status_code == 200 and 'id="journal"' in journal.text
+    assert (await env.http.get(f"/registers/{remote}/journal")).status_code == 404
+    # a merchant sees neither the registers of other kassas nor their journals
+    env.http.cookies.clear()
+    assert (await sign_in(env.http, "m1")).status_code == 303
+    assert f'id="kkt-{kkt_id}"' not in (await env.http.get("/registers")).text
+    assert (await env.http.get(f"/registers/{kkt_id}/journal")).status_code == 404

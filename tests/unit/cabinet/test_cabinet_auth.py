@@ -99,3 +99,22 @@ def test_contacts_are_masked(value: str | None, masked: str) -> None:
 
 def test_money_in_roubles() -> None:
     assert (money(15000), money(5), money(-1999), money(None), money("x")) == ("150.00", "0.05", "-19.99", "", "")
+
+
+def test_register_warnings() -> None:
+    import datetime as dt
+
+    from kassagate.cabinet.health import warnings_of
+    from kassagate.cashbox.client import RegisterInfo
+
+    def info(**kw: object) -> RegisterInfo:
+        raw = {"code": 0, "fnState": "ok", "fnFillPercent": 10.0, "fnExpiry": "2027-06-30", **kw}
+        return RegisterInfo.parse(raw)
+
+    today = dt.date(2026, 12, 3)
+    assert warnings_of(info(), today) == ()
+    assert warnings_of(info(fnState="blocked"), today) == ("warn_fn",)
+    assert warnings_of(info(fnFillPercent=90.0), today) == ("warn_fill",)
+    assert warnings_of(info(fnExpiry="2027-01-02"), today) == ("warn_expiry",)
+    assert warnings_of(info(fnExpiry="2027-01-03"), today) == ()
+    assert warnings_of(info(fnExpiry="garbage"), today) == ()

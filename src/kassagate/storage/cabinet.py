@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import BigInteger, Integer, Text, and_, column, func, or_, select, table
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassagate.storage.db import Database
 from kassagate.storage.schema import clusters, kassas, kkts, request_events, requests
@@ -19,8 +20,8 @@ from kassagate.storage.schema import clusters, kassas, kkts, request_events, req
 PAGE_SIZE = 50
 #: At most this many events of one request are shown (the newest are dropped beyond it).
 MAX_EVENTS = 200
-#: Receipts per minute are counted among the newest this many requests.
-RECENT_CAP = 50_000
+#: Receipts of a kassa today are counted up to this many.
+TODAY_CAP = 10_000
 #: Ids are 64-bit: a larger number in a URL names no row.
 MAX_ID = 2**63
 
@@ -64,6 +65,32 @@ class RequestFilter:
     search: str | None = None  # RID, nuid or order label, exactly
 
 
+#: Requests are numbered in the order they are stored, a few milliseconds after their
+#: acceptance time: ids and acceptance times grow together, up to this much disorder
+#: (several front servers, clocks apart). A time bound is turned into an id bound with
+#: this margin, and the time condition is kept: the id bound only narrows the scan.
+TIME_ORDER_MARGIN = 60_000_000
+
+
+async def first_id_at(conn: AsyncConnection, micros: int) -> int:
+    """An id such that every request accepted at or after ``micros`` has a larger or equal
+    id (by binary search over the primary key: about 2·log2(rows) lookups)."""
+    target = micros - TIME_ORDER_MARGIN
+    bounds = (await conn.execute(select(func.min(requests.c.id), func.max(requests.c.id)))).one()
+    if bounds[0] is None:
+        return 0
+    lo, hi = int(bounds[0]), int(bounds[1]) + 1
+    at_or_after = select(requests.c.id, requests.c.accepted_at).order_by(requests.c.id).limit(1)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        row = (await conn.execute(at_or_after.where(requests.c.id >= mid))).first()
+        if row is None or row[1] >= target:
+            hi = mid
+        else:
+            lo = int(row[0]) + 1
+    return lo
+
+
 def _scope(kassaids: Collection[str] | None) -> Any:
     if kassaids is None:
         return None
@@ -86,10 +113,12 @@ async def list_requests(
         conds.append(requests.c.kassaid == flt.kassa)
     if flt.status is not None:
         conds.append(requests.c.status == flt.status)
-    if flt.since is not None:
-        conds.append(requests.c.accepted_at >= flt.since)
-    if flt.until is not None:
-        conds.append(requests.c.accepted_at < flt.until)
+    async with db.engine.connect() as conn:
+        if flt.since is not None:
+            conds += [requests.c.id >= await first_id_at(conn, flt.since), requests.c.accepted_at >= flt.since]
+        if flt.until is not None:
+            until_id = await first_id_at(conn, flt.until + 2 * TIME_ORDER_MARGIN)
+            conds += [requests.c.id < until_id, requests.c.accepted_at < flt.until]
     if flt.search:
         conds.append(
             or_(requests.c.nuid == flt.search, requests.c.rid == flt.search, requests.c.order_label == flt.search)
@@ -164,16 +193,19 @@ async def list_kassas(db: Database, kassaids: Collection[str] | None, *, today_f
     q = q.order_by(kassas.c.kassaid)
     async with db.engine.connect() as conn:
         rows = [dict(r) for r in (await conn.execute(q)).mappings()]
-        # Ids grow with the acceptance time: today's requests are those after the newest
-        # one accepted before today (found by walking back over today's rows only).
-        before = (
-            await conn.execute(
-                select(requests.c.id).where(requests.c.accepted_at < today_from).order_by(requests.c.id.desc()).limit(1)
-            )
-        ).scalar()
+        today_id = await first_id_at(conn, today_from)
         for r in rows:
-            today = select(func.count()).where(requests.c.kassaid == r["kassaid"], requests.c.id > (before or 0))
+            # bounded: a busy kassa shows "at least TODAY_CAP"
+            mine = (
+                select(requests.c.id)
+                .where(requests.c.kassaid == r["kassaid"], requests.c.id >= today_id,
+                       requests.c.accepted_at >= today_from)
+                .limit(TODAY_CAP)
+                .subquery()
+            )
+            today = select(func.count()).select_from(mine)
             r["today"] = int((await conn.execute(today)).scalar_one())
+            r["today_capped"] = r["today"] >= TODAY_CAP
             last = (
                 await conn.execute(
                     select(requests.c.error_code, requests.c.error_text, requests.c.accepted_at)
@@ -249,16 +281,11 @@ async def overview(db: Database, kassaids: Collection[str] | None, *, now: int) 
     def count(*conds: Any) -> Any:
         return select(func.count()).select_from(requests).where(*conds, *([scope] if scope is not None else []))
 
-    recent = (
-        select(requests.c.accepted_at)
-        .where(*([scope] if scope is not None else []))
-        .order_by(requests.c.id.desc())
-        .limit(RECENT_CAP)
-        .subquery()
-    )
     async with db.engine.connect() as conn:
+        minute_ago = now - 60_000_000
+        minute_id = await first_id_at(conn, minute_ago)
         last_minute = (
-            await conn.execute(select(func.count()).where(recent.c.accepted_at >= now - 60_000_000))
+            await conn.execute(count(requests.c.id >= minute_id, requests.c.accepted_at >= minute_ago))
         ).scalar_one()
         pending = (await conn.execute(count(requests.c.status == 0))).scalar_one()
         failed = (

@@ -81,20 +81,23 @@ async def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--kassas", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--keep", type=Path, help="Keep the filled database in this directory, reuse it next time.")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        data_dir = Path(tmp)
+        data_dir = args.keep or Path(tmp)
         db_path = data_dir / "kassagate.sqlite3"
+        reuse = db_path.exists()
         db = await open_database(f"sqlite:///{db_path}")
-        acc, users = Accounts(db), Users(db)
-        for k in range(args.kassas):
-            await acc.add_kassa(str(1000 + k), token=f"bench-token-{k}")
-        await users.add("op", password_hash=auth.hash_password("bench password"), role="operator")
-        await users.add("shop", password_hash=auth.hash_password("bench password"), role="merchant",
-                        kassa_ids=["1003"])
-        started = time.monotonic()
-        await asyncio.to_thread(fill, db_path, args.rows, args.kassas)
-        print(f"{args.rows} requests written in {time.monotonic() - started:.1f} s")
+        if not reuse:
+            acc, users = Accounts(db), Users(db)
+            for k in range(args.kassas):
+                await acc.add_kassa(str(1000 + k), token=f"bench-token-{k}")
+            await users.add("op", password_hash=auth.hash_password("bench password"), role="operator")
+            await users.add("shop", password_hash=auth.hash_password("bench password"), role="merchant",
+                            kassa_ids=["1003"])
+            started = time.monotonic()
+            await asyncio.to_thread(fill, db_path, args.rows, args.kassas)
+            print(f"{args.rows} requests written in {time.monotonic() - started:.1f} s")
         settings = Settings(data_dir=data_dir)
         app = Starlette(routes=[Mount(PREFIX, create_cabinet_app(db, settings))])
         newest = args.rows

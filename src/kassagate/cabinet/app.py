@@ -374,6 +374,30 @@ class Cabinet:
             itog=receipt.get("itog_arr") if isinstance(receipt.get("itog_arr"), dict) else {},
         )
 
+    async def request_action(self, request: Request) -> Response:
+        """Requeue a failed request, or resend its callback."""
+        visit, away = await self.signed_in(request)
+        if away:
+            return away
+        assert visit.user is not None
+        request_id = request.path_params["rid"]
+        action = request.path_params["action"]
+        kassaids = await self.scope(visit)
+        if action not in ("requeue", "callback") or await q.get_request(self.db, kassaids, request_id) is None:
+            return self.not_found(visit)
+        form = await self.form(visit)
+        if form is None:
+            return self.refused(visit)
+        now = int(self.clock() * 1_000_000)
+        if action == "requeue":
+            done = await q.requeue_failed(self.db, kassaids, request_id, now=now, who=visit.user.login)
+        else:
+            done = await q.resend_callback(self.db, kassaids, request_id, now=now)
+        if not done:
+            return self.page(visit, "message.html", 409, message=visit.t[f"cannot_{action}"])
+        log.info("cabinet: request #%d %s by user #%d", request_id, action, visit.user.id)
+        return self.redirect(visit, f"/requests/{request_id}")
+
     async def kassas_page(self, request: Request, *, created: tuple[str, str, str] | None = None,
                           error: str | None = None, done: str | None = None) -> Response:
         visit, away = await self.signed_in(request)
@@ -547,6 +571,7 @@ def create_cabinet_app(db: Database, settings: Settings, **kwargs: Any) -> Starl
             Route("/requests/newer", cab.requests_newer),
             Route("/requests/{rid:int}", cab.request_page),
             Route("/requests/{rid:int}/row", cab.request_row),
+            Route("/requests/{rid:int}/{action:str}", cab.request_action, methods=["POST"]),
             Route("/kassas", cab.kassas, methods=["GET", "POST"]),
             Route("/kassas/{kassaid}", cab.kassa_action, methods=["POST"]),
             Route("/clusters", cab.clusters, methods=["POST"]),

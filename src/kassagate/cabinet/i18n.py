@@ -160,6 +160,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "hours": "h",
         "last_fd": "Last FD",
         "warnings": "Warnings",
+        "requeue": "Requeue",
+        "requeue_note": "Processing takes it again, on the register it may have reached: fiscalized once at most.",
+        "resend_callback": "Resend the callback",
+        "cannot_requeue": "Only a failed request can be requeued.",
+        "cannot_callback": "This request has no callback to resend, or its delivery is still under way.",
     },
     "ru": {
         "title": "Кабинет kassagate",
@@ -311,6 +316,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "hours": "ч",
         "last_fd": "Последний ФД",
         "warnings": "Предупреждения",
+        "requeue": "Повторить",
+        "requeue_note": (
+            "Запрос снова уйдёт в обработку, на ту ККТ, до которой мог дойти: чек будет пробит не более одного раза."
+        ),
+        "resend_callback": "Отправить уведомление снова",
+        "cannot_requeue": "Повторить можно только запрос с ошибкой.",
+        "cannot_callback": "У запроса нет уведомления или оно ещё доставляется.",
     },
 }
 

@@ -11,7 +11,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, Text, and_, column, func, or_, select, table
+from sqlalchemy import BigInteger, Integer, Text, and_, column, delete, func, insert, or_, select, table, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassagate.storage.db import Database
@@ -28,6 +28,7 @@ MAX_ID = 2**63
 #: The callback outbox (its table is owned by processing; only read here).
 _callbacks = table(
     "callbacks",
+    column("id", BigInteger),
     column("request_id", BigInteger),
     column("url", Text),
     column("attempts", Integer),
@@ -36,6 +37,7 @@ _callbacks = table(
     column("gave_up_at", BigInteger),
     column("last_error", Text),
     column("created_at", BigInteger),
+    column("lease_until", BigInteger),
 )
 
 _LIST_COLUMNS = (
@@ -306,3 +308,54 @@ async def register_endpoints(db: Database, kkt_ids: Collection[int]) -> dict[int
     q = select(kkts.c.id, kkts.c.url, kkts.c.merchant_id).where(kkts.c.id.in_(sorted(kkt_ids)))
     async with db.engine.connect() as conn:
         return {int(i): (u, m) for i, u, m in (await conn.execute(q)).all()}
+
+
+async def requeue_failed(db: Database, kassaids: Collection[str] | None, request_id: int, *, now: int,
+                         who: str) -> bool:
+    """Put a failed request back in the queue; ``False`` when it is not (or no longer) a
+    visible failed request. The guarded UPDATE changes only a request whose status is
+    failed, in the same transaction as the rest: its register (``kkt_id``) and whether that
+    register is ruled out (``kkt_ruled_out``) stay as they are, so that a request that may
+    have reached a register goes back to that register only, under the same ``nuid``
+    (the document number the register knows it by): fiscalized once at most. The callback
+    row of the failure is removed (the new end enqueues its own), and the timeline gets a
+    ``requeued`` event."""
+    if not 0 < request_id < MAX_ID:
+        return False
+    conds = [requests.c.id == request_id, requests.c.status == 2]
+    scope = _scope(kassaids)
+    if scope is not None:
+        conds.append(scope)
+    async with db.write_connection() as conn:
+        res = await conn.execute(
+            update(requests)
+            .where(*conds)
+            .values(status=0, error_code=None, error_text=None, attempts=0, next_attempt_at=now, lease_owner=None,
+                    lease_until=None, finished_at=None)
+        )
+        if res.rowcount != 1:
+            return False
+        await conn.execute(delete(_callbacks).where(_callbacks.c.request_id == request_id))
+        await conn.execute(
+            insert(request_events).values(request_id=request_id, at=now, kind="requeued", kkt_id=None,
+                                          detail=f"from the cabinet by {who}")
+        )
+    return True
+
+
+async def resend_callback(db: Database, kassaids: Collection[str] | None, request_id: int, *, now: int) -> bool:
+    """Deliver the request's callback again (a fresh series of attempts); ``False`` when the
+    request is not visible, has no callback, or its delivery is still under way."""
+    if await get_request(db, kassaids, request_id) is None:
+        return False
+    async with db.write_connection() as conn:
+        res = await conn.execute(
+            update(_callbacks)
+            .where(
+                _callbacks.c.request_id == request_id,
+                or_(_callbacks.c.delivered_at.is_not(None), _callbacks.c.gave_up_at.is_not(None)),
+            )
+            .values(delivered_at=None, gave_up_at=None, attempts=0, next_attempt_at=now, last_error=None,
+                    lease_until=None)
+        )
+        return res.rowcount == 1

@@ -95,7 +95,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     data_dir = root / "data"
     data_dir.mkdir()
     port = free_port()
-    env = kassagate_env(data_dir)
+    # a request whose register keeps refusing fails after a few quick retries
+    env = kassagate_env(data_dir, KASSAGATE_RETRY_BASE_SECONDS="0.05", KASSAGATE_RETRY_BUDGET="3")
     log = root / "serve.log"
     server = Process(
         ["serve", "--demo", "--port", str(port), "--host", "127.0.0.1"],
@@ -301,3 +302,60 @@ def test_no_page_or_url_shows_a_secret(playwright_browser: Any, demo: Demo) -> N
         if "/cabinet/requests" in url and "/requests/" not in url:
             assert BUYER not in body, url
     ctx.close()
+
+
+async def journal_path(demo: Demo, kassaid: str) -> Path:
+    db = await open_database(load_settings(env=demo.env).effective_database_url)
+    try:
+        kassa = await Accounts(db).get_kassa(kassaid)
+        assert kassa is not None and kassa.kkt is not None
+        path = kassa.kkt.journal_file(demo.data_dir)
+        assert path is not None
+        return path
+    finally:
+        await db.close()
+
+
+def test_a_failed_request_requeued_in_the_cabinet_is_fiscalized_once(playwright_browser: Any, demo: Demo) -> None:
+    from kassagate.cashbox.virtual import set_fault
+
+    demo.cli("kassa", "add", "400004", "--token", "token-400004")
+    with ThreadPoolExecutor(1) as pool:
+        path = pool.submit(asyncio.run, journal_path(demo, "400004")).result()
+    set_fault(path, fn="broken")  # the register refuses; the database does not know yet
+    with KassaClient(demo.url, kassaid="400004", kassatoken="token-400004") as k:
+        answer = k.send(receipt("400004", "token-400004", name_zakaz="requeue-me"))
+        assert answer.accepted, answer
+        deadline = time.monotonic() + 30
+        while (status := k.get_status(answer.nuid, answer.qnuid)).check_status == 0:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    assert status.check_status == 2, status
+    set_fault(path, fn="ok")
+
+    ctx = playwright_browser.new_context(locale="en-US", viewport={"width": 1280, "height": 800})
+    page = ctx.new_page()
+    sign_in(page, demo, demo.login, demo.password)
+    # wait until processing's monitor has seen the register healthy again
+    deadline = time.monotonic() + 30
+    while True:
+        page.goto(f"{demo.url}/cabinet/overview")
+        if page.locator("#fig-warned").inner_text() == "0":
+            break
+        assert time.monotonic() < deadline, "the register never came back"
+        time.sleep(0.5)
+    page.goto(f"{demo.url}/cabinet/requests?q=requeue-me")
+    page.locator("#requests tbody tr a").first.click()
+    page.wait_for_url(re.compile(r".*/cabinet/requests/\d+$"))
+    assert page.locator("#state").inner_text() == "failed"
+    shot(page, demo, "request-failed")
+    page.click("#requeue button")
+    deadline = time.monotonic() + 30
+    while page.locator("#state").inner_text() != "fiscalized":
+        assert time.monotonic() < deadline, page.locator("#timeline").inner_text()
+        time.sleep(0.5)
+        page.reload()
+    assert "requeued" in page.locator("#timeline").inner_text()
+    ctx.close()
+    docs = [json.loads(x) for x in demo.cli("kkt", "journal", "400004").splitlines() if x.strip()]
+    assert len([d for d in docs if d.get("docNumber") == answer.nuid]) == 1

@@ -326,3 +326,57 @@ async def test_registers_show_fn_health_warnings_reachability_and_the_journal(en
     assert (await sign_in(env.http, "m1")).status_code == 303
     assert f'id="kkt-{kkt_id}"' not in (await env.http.get("/registers")).text
     assert (await env.http.get(f"/registers/{kkt_id}/journal")).status_code == 404
+
+
+async def test_requeue_a_failed_request_and_resend_its_callback(env: Env) -> None:
+    from sqlalchemy import text
+
+    kkt_id = await Accounts(env.db).add_kkt(kind="virtual")
+    failed = await add_request(env.db, "501", nuid="5" * 23, rid="rid-failed", order="o-f", status=2)
+    now = utc_micros()
+    async with env.db.write_connection() as conn:
+        await conn.execute(
+            text("UPDATE requests SET error_code = 330, error_text = 'FN full', attempts = 4, finished_at = :n, "
+                 "kkt_id = :k, kkt_ruled_out = :f WHERE id = :i"),
+            {"n": now, "k": kkt_id, "f": False, "i": failed},
+        )
+        await conn.execute(
+            text("INSERT INTO callbacks (request_id, kassaid, url, attempts, next_attempt_at, delivered_at, "
+                 "created_at) VALUES (:i, '501', 'http://127.0.0.1:9/cb', 1, :n, :n, :n)"),
+            {"i": failed, "n": now},
+        )
+    assert (await sign_in(env.http, "m1")).status_code == 303
+    page = (await env.http.get(f"/requests/{failed}")).text
+    assert 'id="requeue"' in page and 'id="resend-callback"' in page
+    assert "127.0.0.1:9/cb" not in page  # the callback URL is the merchant's own, but never shown
+    csrf = csrf_of(page)
+
+    # resend: the delivered callback starts a fresh series
+    assert (await env.http.post(f"/requests/{failed}/callback", data={"csrf": csrf})).status_code == 303
+    async with env.db.engine.connect() as conn:
+        cb = (await conn.execute(text("SELECT delivered_at, attempts FROM callbacks WHERE request_id = :i"),
+                                 {"i": failed})).one()
+    assert tuple(cb) == (None, 0)
+    again = await env.http.post(f"/requests/{failed}/callback", data={"csrf": csrf})
+    assert again.status_code == 409  # under way: nothing to resend
+
+    # requeue: no CSRF, another merchant's request, an unknown action: refused
+    assert (await env.http.post(f"/requests/{failed}/requeue", data={})).status_code == 403
+    assert (await env.http.post(f"/requests/{env.ids['502']}/requeue", data={"csrf": csrf})).status_code == 404
+    assert (await env.http.post(f"/requests/{failed}/drop", data={"csrf": csrf})).status_code == 404
+    r = await env.http.post(f"/requests/{failed}/requeue", data={"csrf": csrf})
+    assert r.status_code == 303
+    async with env.db.engine.connect() as conn:
+        row = (await conn.execute(
+            text("SELECT status, error_code, attempts, finished_at, kkt_id, kkt_ruled_out, next_attempt_at "
+                 "FROM requests WHERE id = :i"), {"i": failed})).one()
+        callbacks = (await conn.execute(text("SELECT count(*) FROM callbacks WHERE request_id = :i"),
+                                        {"i": failed})).scalar_one()
+    assert (row[0], row[1], row[2], row[3], row[4], bool(row[5])) == (0, None, 0, None, kkt_id, False)
+    assert row[6] is not None and callbacks == 0
+    timeline = (await env.http.get(f"/requests/{failed}")).text
+    assert "requeued" in timeline and "from the cabinet by m1" in timeline and 'id="requeue"' not in timeline
+    # pending now: requeued once, not twice
+    assert (await env.http.post(f"/requests/{failed}/requeue", data={"csrf": csrf})).status_code == 409
+    # a fiscalized request is never requeued
+    assert (await env.http.post(f"/requests/{env.ids['501']}/requeue", data={"csrf": csrf})).status_code == 409

@@ -48,7 +48,7 @@ async def run_serve(settings: Settings, *, demo: bool = False, workers: bool = T
             ctx,
             handover=processing,
             wait_for=processing.status_when_finished if processing else _poll_status(ctx),
-            mounts=[Mount(CABINET_PREFIX, create_cabinet_app(ctx.db, settings))],
+            mounts=[Mount(CABINET_PREFIX, create_cabinet_app(ctx.db, settings, faults=demo))],
         )
         if processing is not None:
             processing.start(stop)

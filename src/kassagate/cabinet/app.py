@@ -120,8 +120,11 @@ class Cabinet:
         sessions: auth.Sessions | None = None,
         throttle: auth.Throttle | None = None,
         clock: Callable[[], float] = time.time,
+        faults: bool = False,
     ) -> None:
         self.db = db
+        #: Operators may inject faults into virtual registers (``serve --demo``).
+        self.faults = faults
         self.settings = settings
         self.users = Users(db)
         self.accounts = Accounts(db)
@@ -515,7 +518,37 @@ class Cabinet:
         healths = await asyncio.gather(
             *(health.health(r, endpoints.get(r["id"], (None, None)), data_dir) for r in rows)
         )
-        return self.page(visit, "registers.html", rows=list(zip(rows, healths, strict=True)))
+        return self.page(visit, "registers.html", rows=list(zip(rows, healths, strict=True)),
+                         faults=self.faults and visit.user is not None and visit.user.is_operator)
+
+    async def fault(self, request: Request) -> Response:
+        """Fault injection into a virtual register (operators, where the installation allows it)."""
+        visit, away = await self.signed_in(request)
+        if away:
+            return away
+        assert visit.user is not None
+        kkt = await q.get_register(self.db, await self.scope(visit), request.path_params["kid"])
+        if not self.faults or not visit.user.is_operator or kkt is None or kkt["kind"] != "virtual" \
+                or not kkt["journal_path"]:
+            return self.not_found(visit)
+        form = await self.form(visit)
+        if form is None:
+            return self.refused(visit)
+        fn, ofd = form.get("fn"), form.get("ofd")
+        if fn not in ("ok", "full", "broken") or ofd not in ("up", "down"):
+            return self.page(visit, "message.html", 400, message=visit.t["bad_action"])
+        from kassagate.cashbox.journal import JournalError
+        from kassagate.cashbox.virtual import set_fault
+
+        path = Path(kkt["journal_path"])
+        path = path if path.is_absolute() else Path(self.settings.data_dir) / path
+        try:
+            await asyncio.to_thread(set_fault, path, fn=fn, ofd_down=ofd == "down")  # type: ignore[arg-type]
+        except JournalError:
+            return self.page(visit, "message.html", 409, message=visit.t["no_fn"])
+        await self.accounts.set_fn_state(kkt["id"], fn)  # type: ignore[arg-type]
+        log.info("cabinet: register #%d fault fn=%s ofd=%s by user #%d", kkt["id"], fn, ofd, visit.user.id)
+        return self.redirect(visit, "/registers")
 
     async def journal(self, request: Request) -> Response:
         visit, away = await self.signed_in(request)
@@ -548,7 +581,8 @@ def _journal_page(path: Path, page: int) -> list[dict[str, Any]]:
 
 
 def create_cabinet_app(db: Database, settings: Settings, **kwargs: Any) -> Starlette:
-    """The cabinet on ``db``; mount it at :data:`PREFIX`."""
+    """The cabinet on ``db``; mount it at :data:`PREFIX`. ``faults=True`` lets operators
+    inject faults into virtual registers (``serve --demo``)."""
     cab = Cabinet(db, settings, **kwargs)
 
     async def on_error(request: Request, exc: Exception) -> Response:
@@ -577,6 +611,7 @@ def create_cabinet_app(db: Database, settings: Settings, **kwargs: Any) -> Starl
             Route("/clusters", cab.clusters, methods=["POST"]),
             Route("/registers", cab.registers),
             Route("/registers/{kid:int}/journal", cab.journal),
+            Route("/registers/{kid:int}/fault", cab.fault, methods=["POST"]),
             Mount("/static", StaticFiles(directory=_HERE / "static"), name="static"),
         ],
         exception_handlers={404: missing, 405: missing, Exception: on_error},

@@ -160,6 +160,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "hours": "h",
         "last_fd": "Last FD",
         "warnings": "Warnings",
+        "fault": "Fault injection",
+        "ofd": "OFD",
+        "apply": "Apply",
+        "no_fn": "The register has no fiscal registration.",
         "requeue": "Requeue",
         "requeue_note": "Processing takes it again, on the register it may have reached: fiscalized once at most.",
         "resend_callback": "Resend the callback",
@@ -316,6 +320,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "hours": "ч",
         "last_fd": "Последний ФД",
         "warnings": "Предупреждения",
+        "fault": "Имитация сбоев",
+        "ofd": "ОФД",
+        "apply": "Применить",
+        "no_fn": "ККТ не зарегистрирована.",
         "requeue": "Повторить",
         "requeue_note": (
             "Запрос снова уйдёт в обработку, на ту ККТ, до которой мог дойти: чек будет пробит не более одного раза."

@@ -39,6 +39,7 @@ class Env:
     sessions: auth.Sessions
     now: list[float]
     ids: dict[str, int]
+    cabinet: Any
 
 
 async def add_request(db: Database, kassaid: str, *, nuid: str, rid: str | None, order: str, status: int = 0,
@@ -84,7 +85,7 @@ async def env(database_url: str, tmp_path: Path) -> AsyncIterator[Env]:
     cabinet = create_cabinet_app(db, settings, throttle=throttle, sessions=sessions, clock=lambda: now[0])
     transport = httpx.ASGITransport(app=Starlette(routes=[Mount(PREFIX, cabinet)]))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver/cabinet") as http:
-        yield Env(db, http, throttle, sessions, now, ids)
+        yield Env(db, http, throttle, sessions, now, ids, cabinet.state.cabinet)
     await db.close()
 
 
@@ -380,3 +381,37 @@ async def test_requeue_a_failed_request_and_resend_its_callback(env: Env) -> Non
     assert (await env.http.post(f"/requests/{failed}/requeue", data={"csrf": csrf})).status_code == 409
     # a fiscalized request is never requeued
     assert (await env.http.post(f"/requests/{env.ids['501']}/requeue", data={"csrf": csrf})).status_code == 409
+
+
+async def test_fault_injection_only_where_allowed_and_only_for_operators(env: Env, tmp_path: Path) -> None:
+    assert (await sign_in(env.http, "op")).status_code == 303
+    csrf = csrf_of((await env.http.get("/kassas")).text)
+    assert (await env.http.post("/kassas", data={"csrf": csrf, "kassaid": "901"})).status_code == 201
+    kassa = await Accounts(env.db).get_kassa("901")
+    assert kassa is not None and kassa.kkt is not None
+    kkt_id = kassa.kkt.id
+    url = f"/registers/{kkt_id}/fault"
+    assert 'class="fault"' not in (await env.http.get("/registers")).text
+    assert (await env.http.post(url, data={"csrf": csrf, "fn": "full", "ofd": "up"})).status_code == 404
+
+    env.cabinet.faults = True
+    assert 'class="fault"' in (await env.http.get("/registers")).text
+    assert (await env.http.post(url, data={"fn": "full", "ofd": "up"})).status_code == 403
+    assert (await env.http.post(url, data={"csrf": csrf, "fn": "melted", "ofd": "up"})).status_code == 400
+    assert (await env.http.post(url, data={"csrf": csrf, "fn": "full", "ofd": "down"})).status_code == 303
+    kkt = await Accounts(env.db).get_kkt(kkt_id)
+    assert kkt is not None and kkt.fn_state == "full"
+    page = (await env.http.get("/registers")).text
+    row = re.search(rf'<tr id="kkt-{kkt_id}" class="warn">(.*?)</tr>', page, re.S)
+    assert row and "<td>full</td>" in row.group(1)
+    assert (await env.http.post(url, data={"csrf": csrf, "fn": "ok", "ofd": "up"})).status_code == 303
+    kkt = await Accounts(env.db).get_kkt(kkt_id)
+    assert kkt is not None and kkt.fn_state == "ok"
+
+    # a merchant owning the kassa still may not
+    await Users(env.db).grant_kassa((await Users(env.db).by_login("m1")).id, "901")  # type: ignore[union-attr]
+    env.http.cookies.clear()
+    assert (await sign_in(env.http, "m1")).status_code == 303
+    csrf = csrf_of((await env.http.get("/registers")).text)
+    assert 'class="fault"' not in (await env.http.get("/registers")).text
+    assert (await env.http.post(url, data={"csrf": csrf, "fn": "broken", "ofd": "up"})).status_code == 404

@@ -15,7 +15,7 @@ import re
 import secrets
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,6 +121,7 @@ class Cabinet:
         throttle: auth.Throttle | None = None,
         clock: Callable[[], float] = time.time,
         faults: bool = False,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.db = db
         #: Operators may inject faults into virtual registers (``serve --demo``).
@@ -131,6 +132,7 @@ class Cabinet:
         self.sessions = sessions or auth.Sessions(auth.load_secret(settings.data_dir), clock=clock)
         self.throttle = throttle or auth.Throttle()
         self.clock = clock
+        self.sleep = sleep
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(_HERE / "templates"),
             autoescape=True,
@@ -224,7 +226,7 @@ class Cabinet:
         password = form.get("password", "")[:1024]
         delay = self.throttle.delay(login)
         if delay:
-            await asyncio.sleep(delay)
+            await self.sleep(delay)
         user = await self.users.by_login(login) if login else None
         ok = await auth.verify_password_async(user.password_hash if user else None, password)
         if user is None or not ok or user.disabled:

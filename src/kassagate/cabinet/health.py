@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,14 +65,17 @@ def warnings_of(info: RegisterInfo, today: dt.date) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _shift_hours(info: RegisterInfo, now: dt.datetime) -> float | None:
+def shift_hours(info: RegisterInfo, now: dt.datetime) -> float | None:
+    """How long the open shift has been open; a register gives its local time without a
+    zone, in its ``timezone`` (Moscow when it does not say)."""
     if not info.is_shift_open or not info.shift_open_at:
         return None
     try:
         opened = dt.datetime.fromisoformat(info.shift_open_at)
-    except ValueError:
-        return None
-    if opened.tzinfo is None:
+        if opened.tzinfo is None:
+            zone = info.raw.get("timezone") if isinstance(info.raw, dict) else None
+            opened = opened.replace(tzinfo=zoneinfo.ZoneInfo(zone if isinstance(zone, str) else "Europe/Moscow"))
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
         return None
     return round((now - opened).total_seconds() / 3600, 1)
 
@@ -97,5 +101,5 @@ async def health(
         return Health(reachable=True, info=None, warnings=("warn_info",))
     now = dt.datetime.now(dt.UTC)
     return Health(
-        reachable=True, info=info, warnings=warnings_of(info, now.date()), shift_hours=_shift_hours(info, now)
+        reachable=True, info=info, warnings=warnings_of(info, now.date()), shift_hours=shift_hours(info, now)
     )

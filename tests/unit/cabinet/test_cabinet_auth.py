@@ -118,3 +118,21 @@ def test_register_warnings() -> None:
     assert warnings_of(info(fnExpiry="2027-01-02"), today) == ("warn_expiry",)
     assert warnings_of(info(fnExpiry="2027-01-03"), today) == ()
     assert warnings_of(info(fnExpiry="garbage"), today) == ()
+
+
+def test_shift_age_in_the_registers_zone() -> None:
+    import datetime as dt
+
+    from kassagate.cabinet.health import shift_hours
+    from kassagate.cashbox.client import RegisterInfo
+
+    now = dt.datetime(2026, 12, 3, 12, 0, tzinfo=dt.UTC)  # 15:00 in Moscow
+
+    def info(**kw: object) -> RegisterInfo:
+        return RegisterInfo.parse({"code": 0, "isShiftOpen": True, "shiftOpenAt": "2026-12-03 09:30:00", **kw})
+
+    assert shift_hours(info(), now) == 5.5
+    assert shift_hours(info(timezone="Asia/Yekaterinburg"), now) == 7.5
+    assert shift_hours(info(timezone="Mars/Olympus"), now) is None
+    assert shift_hours(info(isShiftOpen=False), now) is None
+    assert shift_hours(info(shiftOpenAt="yesterday"), now) is None

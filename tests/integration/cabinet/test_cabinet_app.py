@@ -426,3 +426,44 @@ async def test_fault_injection_only_where_allowed_and_only_for_operators(env: En
     csrf = csrf_of((await env.http.get("/registers")).text)
     assert 'class="fault"' not in (await env.http.get("/registers")).text
     assert (await env.http.post(url, data={"csrf": csrf, "fn": "broken", "ofd": "up"})).status_code == 404
+
+
+async def test_bad_input_gets_an_answer_never_a_server_error(env: Env) -> None:
+    assert (await sign_in(env.http, "op")).status_code == 303
+    csrf = csrf_of((await env.http.get("/kassas")).text)
+    gets = [
+        "/requests?before=abc", "/requests?before=99999999999999999999999999", "/requests?state=9&kassa=x",
+        "/requests?from=2026-13-45&to=yesterday", "/requests?q=" + "x" * 5000, "/requests?q=%00%ff",
+        "/requests/newer?after=-1", "/requests/newer?after=999999999999999999999999", "/requests/0",
+        "/requests/1/row?x=1", "/registers/99999999999999999999/journal", "/registers/1/journal?page=-3",
+        "/registers/1/journal?page=99999999999", "/lang?to=xx&next=//evil", "/nowhere", "/static/../app.py",
+    ]
+    for path in gets:
+        r = await env.http.get(path)
+        assert r.status_code < 500, path
+    posts: list[tuple[str, Any]] = [
+        ("/kassas", {"csrf": csrf, "kassaid": "1" * 21}),
+        ("/kassas", {"csrf": csrf, "kassaid": "", "type": "x" * 10_000}),
+        ("/kassas/abc", {"csrf": csrf, "action": "rotate"}),
+        ("/clusters", {"csrf": csrf, "cluster_id": "-1"}),
+        ("/requests/1/requeue", {"csrf": csrf * 100}),
+        ("/login", b"\xff\xfe\x00garbage"),
+        ("/login", b"csrf=" + b"a" * 40_000),
+        ("/overview", {"csrf": csrf}),
+    ]
+    for path, data in posts:
+        if isinstance(data, bytes):
+            r = await env.http.post(path, content=data, headers={"content-type": "application/x-www-form-urlencoded"})
+        else:
+            r = await env.http.post(path, data=data)
+        assert r.status_code < 500, path
+    env.http.cookies.set("kg_session", "x" * 3000, path="/cabinet")
+    assert (await env.http.get("/overview")).status_code == 303
+
+
+async def test_sign_out(env: Env) -> None:
+    assert (await sign_in(env.http, "op")).status_code == 303
+    csrf = csrf_of((await env.http.get("/overview")).text)
+    r = await env.http.post("/logout", data={"csrf": csrf})
+    assert r.status_code == 303 and r.headers["location"].endswith("/cabinet/login")
+    assert (await env.http.get("/overview")).status_code == 303

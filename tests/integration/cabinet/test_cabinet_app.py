@@ -467,3 +467,24 @@ async def test_sign_out(env: Env) -> None:
     r = await env.http.post("/logout", data={"csrf": csrf})
     assert r.status_code == 303 and r.headers["location"].endswith("/cabinet/login")
     assert (await env.http.get("/overview")).status_code == 303
+
+
+async def test_pending_rows_and_new_rows_refresh_themselves(env: Env) -> None:
+    assert (await sign_in(env.http, "op")).status_code == 303
+    listing = (await env.http.get("/requests")).text
+    pending = re.search(rf'<tr id="req-{env.ids["501"]}"[^>]*>', listing)
+    debug = re.search(rf'<tr id="req-{env.ids["502"]}"[^>]*>', listing)
+    assert pending and f'hx-get="/cabinet/requests/{env.ids["501"]}/row"' in pending.group(0)
+    assert debug and "hx-get" not in debug.group(0)
+    newer = re.search(r'<tr id="newer" class="poll" hx-get="([^"]+)"', listing)
+    assert newer and newer.group(1).endswith(f"after={env.ids['502']}")
+    assert (await env.http.get(newer.group(1).replace("&amp;", "&").removeprefix("/cabinet"))).text.count("<tr") == 1
+    fresh = await add_request(env.db, "501", nuid="6" * 23, rid="rid-fresh", order="fresh")
+    more = (await env.http.get(newer.group(1).replace("&amp;", "&").removeprefix("/cabinet"))).text
+    assert ">rid-fresh<" in more and f'after={fresh}"' in more
+    async with env.db.write_connection() as conn:
+        from sqlalchemy import text
+
+        await conn.execute(text("UPDATE requests SET status = 1, fd_number = 42 WHERE id = :i"), {"i": fresh})
+    row = (await env.http.get(f"/requests/{fresh}/row")).text
+    assert "hx-get" not in row and ">42<" in row and "fiscalized" in row

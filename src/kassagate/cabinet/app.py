@@ -468,6 +468,32 @@ class Cabinet:
         log.info("cabinet: cluster %s created by user #%d", cluster_id, visit.user.id)
         return await self.kassas_page(request, created=("cluster", cluster_id, token))
 
+    async def cluster_action(self, request: Request) -> Response:
+        """Rotate a cluster's token, activate or deactivate it (its owner or an operator)."""
+        visit, away = await self.signed_in(request)
+        if away:
+            return away
+        assert visit.user is not None
+        cluster_id = request.path_params["cluster_id"]
+        if not _ID_RE.fullmatch(cluster_id) or (
+            not visit.user.is_operator and cluster_id not in visit.user.clusters
+        ) or await self.accounts.get_cluster(cluster_id) is None:
+            return self.not_found(visit)
+        form = await self.form(visit)
+        if form is None:
+            return self.refused(visit)
+        action = form.get("action", "")
+        if action == "rotate":
+            token = secrets.token_urlsafe(24)
+            await self.accounts.set_token("cluster", cluster_id, token)
+            log.info("cabinet: cluster %s token rotated by user #%d", cluster_id, visit.user.id)
+            return await self.kassas_page(request, created=("cluster", cluster_id, token))
+        if action not in ("activate", "deactivate"):
+            return await self.kassas_page(request, error=visit.t["bad_action"])
+        await self.accounts.set_cluster_activated(cluster_id, action == "activate")
+        log.info("cabinet: cluster %s %s by user #%d", cluster_id, action, visit.user.id)
+        return await self.kassas_page(request, done=cluster_id)
+
     async def kassa_action(self, request: Request) -> Response:
         """Rotate a kassa's token, (de)activate it, debug on or off, attach it to a cluster."""
         visit, away = await self.signed_in(request)
@@ -611,6 +637,7 @@ def create_cabinet_app(db: Database, settings: Settings, **kwargs: Any) -> Starl
             Route("/kassas", cab.kassas, methods=["GET", "POST"]),
             Route("/kassas/{kassaid}", cab.kassa_action, methods=["POST"]),
             Route("/clusters", cab.clusters, methods=["POST"]),
+            Route("/clusters/{cluster_id}", cab.cluster_action, methods=["POST"]),
             Route("/registers", cab.registers),
             Route("/registers/{kid:int}/journal", cab.journal),
             Route("/registers/{kid:int}/fault", cab.fault, methods=["POST"]),

@@ -218,6 +218,14 @@ class Accounts:
             activated=bool(row["activated"]),
         )
 
+    async def set_cluster_activated(self, cluster_id: str, activated: bool) -> None:
+        async with self.db.write_connection() as conn:
+            res = await conn.execute(
+                update(clusters).where(clusters.c.cluster_id == cluster_id).values(activated=activated)
+            )
+            if res.rowcount == 0:
+                raise NotFoundError(f"no cluster {cluster_id}")
+
     async def cluster_members(self, cluster_id: str) -> list[Kassa]:
         async with self.db.engine.connect() as conn:
             rows = (

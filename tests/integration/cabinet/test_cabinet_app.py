@@ -294,6 +294,20 @@ async def test_kassa_actions_rotate_activate_debug_attach(env: Env) -> None:
     assert (await act("501", action="attach", cluster="")).status_code == 200
     assert await acc.cluster_members("88") == []
 
+    # the cluster's own actions: its owner may, on another's cluster the answer is 404
+    rotated = await env.http.post("/clusters/88", data={"csrf": csrf, "action": "rotate"})
+    new_token = re.search(r'<code id="new-token">([^<]+)</code>', rotated.text)
+    cluster = await acc.get_cluster("88")
+    assert new_token and cluster is not None and verify_token(new_token.group(1), cluster.token_salt,
+                                                              cluster.token_hash)
+    assert (await env.http.post("/clusters/88", data={"csrf": csrf, "action": "deactivate"})).status_code == 200
+    cluster = await acc.get_cluster("88")
+    assert cluster is not None and not cluster.activated
+    assert (await env.http.post("/clusters/77", data={"csrf": csrf, "action": "deactivate"})).status_code == 404
+    assert (await env.http.post("/clusters/88", data={"action": "activate"})).status_code == 403
+    other = await acc.get_cluster("77")
+    assert other is not None and other.activated
+
     # another merchant's kassa, a kassa that does not exist, no CSRF token, an unknown action
     assert (await act("502", action="debug_on")).status_code == 404
     assert (await act("999", action="debug_on")).status_code == 404

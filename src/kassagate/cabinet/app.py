@@ -195,7 +195,8 @@ class Cabinet:
             fields = urllib.parse.parse_qs(body.decode("utf-8"), max_num_fields=50)
         except (UnicodeDecodeError, ValueError):
             return None
-        form = {k: v[0] for k, v in fields.items()}
+        # NUL is no character of any field (PostgreSQL refuses it in text)
+        form = {k: v[0].replace("\x00", "") for k, v in fields.items()}
         return form if auth.csrf_ok(visit.session, form.get("csrf")) else None
 
     def refused(self, visit: Visit) -> Response:
@@ -224,13 +225,12 @@ class Cabinet:
             return self.refused(visit)
         login = form.get("login", "")[:64]
         password = form.get("password", "")[:1024]
-        delay = self.throttle.delay(login)
+        delay = self.throttle.attempt(login)
         if delay:
             await self.sleep(delay)
         user = await self.users.by_login(login) if login else None
         ok = await auth.verify_password_async(user.password_hash if user else None, password)
         if user is None or not ok or user.disabled:
-            self.throttle.failed(login)
             log.info("cabinet: failed sign-in")
             return self.page(visit, "login.html", 401, error=visit.t["bad_login"], login=login)
         self.throttle.succeeded(login)
@@ -276,7 +276,7 @@ class Cabinet:
         p = request.query_params
         kassa = p.get("kassa", "").strip()
         state = p.get("state", "")
-        search = p.get("q", "").strip()[:256]
+        search = p.get("q", "").replace("\x00", "").strip()[:256]
         flt = q.RequestFilter(
             kassa=kassa if _ID_RE.fullmatch(kassa) else None,
             status=int(state) if state in ("0", "1", "2", "3") else None,

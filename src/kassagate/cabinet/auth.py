@@ -14,7 +14,8 @@ slowed repeated failures.
   (or with another) is refused with 403.
 - After :data:`FREE_FAILURES` failed sign-ins for a login, each further attempt for it
   waits ``0.5 s × 2^(n − FREE_FAILURES)`` (at most :data:`MAX_DELAY`) before the password is
-  checked, in this process. A success clears the count.
+  checked, in this process. An attempt counts as failed from its start (so that attempts
+  sent in parallel wait too); a success clears the count.
 """
 
 from __future__ import annotations
@@ -130,14 +131,18 @@ class Throttle:
         self._failures: OrderedDict[str, int] = OrderedDict()
 
     def delay(self, login: str) -> float:
+        """How long the next attempt for ``login`` waits."""
         n = self._failures.get(login.lower(), 0)
         return 0.0 if n < self.free else min(self.cap, self.base * 2 ** (n - self.free))
 
-    def failed(self, login: str) -> None:
+    def attempt(self, login: str) -> float:
+        """Start an attempt: how long it must wait; it counts as failed until :meth:`succeeded`."""
+        wait = self.delay(login)
         key = login.lower()
         self._failures[key] = self._failures.pop(key, 0) + 1
         while len(self._failures) > _TRACKED_LOGINS:
             self._failures.popitem(last=False)
+        return wait
 
     def succeeded(self, login: str) -> None:
         self._failures.pop(login.lower(), None)

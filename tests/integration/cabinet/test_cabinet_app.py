@@ -138,6 +138,13 @@ async def test_wrong_password_is_refused_and_repeated_failures_slow_down(env: En
     assert (await sign_in(env.http, "op")).status_code == 303  # still works, after the wait
     assert env.slept == [0.2, 0.4, 0.4]
     assert env.throttle.delay("op") == 0.0
+    # attempts sent in parallel are slowed too: each counts as failed from its start
+    env.http.cookies.clear()
+    csrf = csrf_of((await env.http.get("/login")).text)
+    wrong = {"csrf": csrf, "login": "op", "password": "wrong password"}
+    answers = await asyncio.gather(*(env.http.post("/login", data=wrong) for _ in range(4)))
+    assert [a.status_code for a in answers] == [401] * 4
+    assert env.slept[3:] == [0.2, 0.4]
     env.http.cookies.clear()
     r = await sign_in(env.http, "nobody", "whatever password")
     assert r.status_code == 401
@@ -462,6 +469,7 @@ async def test_bad_input_gets_an_answer_never_a_server_error(env: Env) -> None:
         ("/clusters", {"csrf": csrf, "cluster_id": "-1"}),
         ("/requests/1/requeue", {"csrf": csrf * 100}),
         ("/login", b"\xff\xfe\x00garbage"),
+        ("/login", f"csrf={csrf}&login=op%00x&password=p%00".encode()),
         ("/login", b"csrf=" + b"a" * 40_000),
         ("/overview", {"csrf": csrf}),
     ]

@@ -51,10 +51,7 @@ def test_csrf_needs_the_sessions_own_token(tmp_path: Path) -> None:
 
 def test_throttle_grows_after_the_free_failures_and_clears_on_success() -> None:
     t = auth.Throttle(free=3, base=0.5, cap=8)
-    delays = []
-    for _ in range(9):
-        delays.append(t.delay("Op"))
-        t.failed("op")
+    delays = [t.attempt("Op" if i % 2 else "op") for i in range(9)]
     assert delays == [0, 0, 0, 0.5, 1, 2, 4, 8, 8]
     assert t.delay("other") == 0
     t.succeeded("OP")

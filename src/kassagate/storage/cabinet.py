@@ -7,15 +7,30 @@ operator). A row outside that set is answered exactly as a row that does not exi
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import sqlite3
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, Text, and_, column, delete, func, insert, or_, select, table, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    Text,
+    and_,
+    bindparam,
+    column,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    table,
+    update,
+)
 
 from kassagate.storage.db import Database
 from kassagate.storage.schema import clusters, kassas, kkts, request_events, requests
+from kassagate.storage.sqlite_thread import SqliteStatement, sqlite_statement
 
 PAGE_SIZE = 50
 #: At most this many events of one request are shown (the newest are dropped beyond it).
@@ -74,28 +89,64 @@ class RequestFilter:
 TIME_ORDER_MARGIN = 60_000_000
 
 
-async def first_id_at(conn: AsyncConnection, micros: int, *, margin: int = TIME_ORDER_MARGIN) -> int:
-    """An id such that every request accepted at or after ``micros`` has a larger or equal
-    id (by binary search over the primary key: about log2(rows) lookups). With
-    ``margin=0``: the first id accepted at ``micros`` or later, as if the ids were in
-    acceptance order exactly (a count from there is off by the few requests stored out
-    of order around that moment)."""
-    target = micros - margin
-    # two statements: SQLite reads min() or max() from the index only when it is alone
-    first = (await conn.execute(select(func.min(requests.c.id)))).scalar()
-    last = (await conn.execute(select(func.max(requests.c.id)))).scalar()
+_MIN_ID = select(func.min(requests.c.id))
+_MAX_ID = select(func.max(requests.c.id))
+_AT_OR_AFTER = (
+    select(requests.c.id, requests.c.accepted_at)
+    .where(requests.c.id >= bindparam("from_id"))
+    .order_by(requests.c.id)
+    .limit(1)
+)
+# two statements: SQLite reads min() or max() from the index only when it is alone
+_MIN_ID_LITE, _MAX_ID_LITE, _AT_OR_AFTER_LITE = (sqlite_statement(x) for x in (_MIN_ID, _MAX_ID, _AT_OR_AFTER))
+
+
+def _bisect(first: int | None, last: int | None, at_or_after: Callable[[int], Any], target: int) -> int:
+    """The binary search of :func:`first_id_at`, over ``at_or_after(id)`` (the first
+    ``(id, accepted_at)`` from ``id`` on, or ``None``)."""
     if first is None or last is None:
         return 0
     lo, hi = int(first), int(last) + 1
-    at_or_after = select(requests.c.id, requests.c.accepted_at).order_by(requests.c.id).limit(1)
     while lo < hi:
         mid = (lo + hi) // 2
-        row = (await conn.execute(at_or_after.where(requests.c.id >= mid))).first()
+        row = at_or_after(mid)
         if row is None or row[1] >= target:
             hi = mid
         else:
             lo = int(row[0]) + 1
     return lo
+
+
+def _first_id_sqlite(conn: sqlite3.Connection, target: int) -> int:
+    def one(stmt: SqliteStatement, **params: Any) -> Any:
+        return conn.execute(stmt.sql, stmt.params(params)).fetchone()
+
+    return _bisect(
+        one(_MIN_ID_LITE)[0], one(_MAX_ID_LITE)[0], lambda i: one(_AT_OR_AFTER_LITE, from_id=i), target
+    )
+
+
+async def first_id_at(db: Database, micros: int, *, margin: int = TIME_ORDER_MARGIN) -> int:
+    """An id such that every request accepted at or after ``micros`` has a larger or equal
+    id (by binary search over the primary key: about log2(rows) lookups, on SQLite in one
+    call on the database's reader thread). With ``margin=0``: the first id accepted at
+    ``micros`` or later, as if the ids were in acceptance order exactly (a count from there
+    is off by the few requests stored out of order around that moment)."""
+    target = micros - margin
+    if db.is_sqlite:
+        return await db.sqlite_read(_first_id_sqlite, target)
+    async with db.engine.connect() as conn:
+        first = (await conn.execute(_MIN_ID)).scalar()
+        last = (await conn.execute(_MAX_ID)).scalar()
+        lo, hi = (0, 0) if first is None or last is None else (int(first), int(last) + 1)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            row = (await conn.execute(_AT_OR_AFTER, {"from_id": mid})).first()
+            if row is None or row[1] >= target:
+                hi = mid
+            else:
+                lo = int(row[0]) + 1
+        return lo
 
 
 def _scope(kassaids: Collection[str] | None) -> Any:
@@ -120,12 +171,11 @@ async def list_requests(
         conds.append(requests.c.kassaid == flt.kassa)
     if flt.status is not None:
         conds.append(requests.c.status == flt.status)
-    async with db.engine.connect() as conn:
-        if flt.since is not None:
-            conds += [requests.c.id >= await first_id_at(conn, flt.since), requests.c.accepted_at >= flt.since]
-        if flt.until is not None:
-            until_id = await first_id_at(conn, flt.until + 2 * TIME_ORDER_MARGIN)
-            conds += [requests.c.id < until_id, requests.c.accepted_at < flt.until]
+    if flt.since is not None:
+        conds += [requests.c.id >= await first_id_at(db, flt.since), requests.c.accepted_at >= flt.since]
+    if flt.until is not None:
+        until_id = await first_id_at(db, flt.until + 2 * TIME_ORDER_MARGIN)
+        conds += [requests.c.id < until_id, requests.c.accepted_at < flt.until]
     if flt.search:
         conds.append(
             or_(requests.c.nuid == flt.search, requests.c.rid == flt.search, requests.c.order_label == flt.search)
@@ -198,10 +248,10 @@ async def list_kassas(db: Database, kassaids: Collection[str] | None, *, today_f
     if kassaids is not None:
         q = q.where(kassas.c.kassaid.in_(sorted(kassaids)))
     q = q.order_by(kassas.c.kassaid)
+    # From the index (kassaid, id) alone, bounded: a busy kassa shows "at least TODAY_CAP".
+    today_id = await first_id_at(db, today_from, margin=0)
     async with db.engine.connect() as conn:
         rows = [dict(r) for r in (await conn.execute(q)).mappings()]
-        # From the index (kassaid, id) alone, bounded: a busy kassa shows "at least TODAY_CAP".
-        today_id = await first_id_at(conn, today_from, margin=0)
         for r in rows:
             mine = (
                 select(requests.c.id)
@@ -287,9 +337,9 @@ async def overview(db: Database, kassaids: Collection[str] | None, *, now: int) 
     def count(*conds: Any) -> Any:
         return select(func.count()).select_from(requests).where(*conds, *([scope] if scope is not None else []))
 
+    minute_ago = now - 60_000_000
+    minute_id = await first_id_at(db, minute_ago)
     async with db.engine.connect() as conn:
-        minute_ago = now - 60_000_000
-        minute_id = await first_id_at(conn, minute_ago)
         last_minute = (
             await conn.execute(count(requests.c.id >= minute_id, requests.c.accepted_at >= minute_ago))
         ).scalar_one()

@@ -39,11 +39,13 @@ async def test_time_bounds_find_exactly_the_requests_of_the_range(database_url: 
             await writer.close()
         async with db.engine.connect() as conn:
             for probe in (base - 3600 * SECOND, base + 777 * SECOND, base + 1500 * SECOND, base + 10**10):
-                boundary = await first_id_at(conn, probe)
+                boundary = await first_id_at(db, probe)
                 ids = await conn.run_sync(lambda c, p=probe: [
                     r[0] for r in c.exec_driver_sql(f"SELECT id FROM requests WHERE accepted_at >= {p}")  # noqa: S608
                 ])
                 assert all(i >= boundary for i in ids)
+                # and not far below: the first of them, less the margin's worth (two requests a 10 s)
+                assert not ids or boundary >= min(ids) - TIME_ORDER_MARGIN // (10 * SECOND) - 4
         since, until = base + 600 * SECOND, base + 1800 * SECOND
         want = sorted((i for i, at in enumerate(times) if since <= at < until), reverse=True)
         got = await list_requests(db, None, RequestFilter(since=since, until=until), limit=1000)
@@ -60,5 +62,11 @@ async def test_time_bounds_find_exactly_the_requests_of_the_range(database_url: 
             exact = sum(1 for i, at in enumerate(times) if at >= since and i % 2 == parity)
             assert abs(kassas[kassaid] - exact) <= 2
         assert TIME_ORDER_MARGIN > 20 * SECOND
+        empty = await open_database(database_url.replace("kassagate.sqlite3", "empty.sqlite3"))
+        try:
+            if empty.is_sqlite:
+                assert await first_id_at(empty, base) == 0
+        finally:
+            await empty.close()
     finally:
         await db.close()

@@ -1,5 +1,4 @@
-"""The cabinet: users (operators and merchants), what a merchant owns, and the indexes of
-the requests pages.
+"""The cabinet: users, what a merchant owns, the indexes of the requests pages.
 
 ``users``: login, an Argon2id password hash, role ``operator`` or ``merchant``; a
 ``session_epoch`` that changes with the password or when the user is disabled (sessions

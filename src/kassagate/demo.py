@@ -1,12 +1,15 @@
-"""``kassagate serve --demo``: a working kassa to try the system with.
+"""``kassagate serve --demo``: a working kassa to try the system with, and a cabinet login.
 
 The first start creates kassa ``100001`` bound to a new registered virtual register, with
 a random token kept in ``<data dir>/demo.json`` (mode 0600) so that later starts print the
-same credentials. The token is printed on the terminal, never logged.
+same credentials. It also creates the cabinet operator ``demo`` with a random password,
+printed that once and kept nowhere (``kassagate user passwd demo`` sets a new one). Token
+and password are printed on the terminal, never logged.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import secrets
@@ -17,6 +20,7 @@ from kassagate.config import Settings
 from kassagate.front.context import FrontContext
 
 DEMO_KASSAID = "100001"
+DEMO_LOGIN = "demo"
 
 
 def _demo_file(settings: Settings) -> Path:
@@ -55,13 +59,19 @@ async def ensure_demo(ctx: FrontContext, settings: Settings) -> tuple[str, str]:
         with os.fdopen(fd, "w") as f:
             json.dump({"kassaid": DEMO_KASSAID, "token": token}, f)
     assert token is not None
+    password = await _ensure_operator(ctx)
     url = f"http://{settings.host}:{settings.port}"
+    if password is not None:
+        login_line = f"login {DEMO_LOGIN}, password {password} (shown this once)"
+    else:
+        login_line = f"login {DEMO_LOGIN}; its password was shown at the first start (new one: user passwd)"
     sys.stdout.write(
         f"""
 kassagate demo
   front server : {url}  (keys: GET {url}/v1/keys)
   kassaid      : {DEMO_KASSAID}
   kassatoken   : {token}
+  cabinet      : {url}/cabinet/  ({login_line})
 
 Send a first receipt (in another terminal):
 
@@ -74,7 +84,25 @@ Send a first receipt (in another terminal):
   PY
 
 The register's fiscal journal: kassagate kkt journal {DEMO_KASSAID} --data-dir {settings.data_dir}
+The receipts, their fiscal data and the register: {url}/cabinet/
 """
     )
     sys.stdout.flush()
     return DEMO_KASSAID, token
+
+
+async def _ensure_operator(ctx: FrontContext) -> str | None:
+    """Create the demo operator if there is none; its password, or ``None`` when it existed."""
+    from kassagate.cabinet.auth import hash_password
+    from kassagate.storage.repos import DuplicateError
+    from kassagate.storage.users import Users
+
+    users = Users(ctx.db)
+    if await users.by_login(DEMO_LOGIN) is not None:
+        return None
+    password = secrets.token_urlsafe(12)
+    try:
+        await users.add(DEMO_LOGIN, password_hash=await asyncio.to_thread(hash_password, password), role="operator")
+    except DuplicateError:  # another process created it meanwhile
+        return None
+    return password

@@ -1,5 +1,6 @@
-"""The composition root: ``kassagate serve`` (front server, processing and virtual
-registers in one process) and ``kassagate worker`` (processing alone)."""
+"""The composition root: ``kassagate serve`` (front server, the cabinet under
+``/cabinet/``, processing and virtual registers in one process) and ``kassagate worker``
+(processing alone)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from typing import Any
 
 import uvicorn
 from prometheus_client import start_http_server
+from starlette.routing import Mount
 
+from kassagate.cabinet.app import PREFIX as CABINET_PREFIX
+from kassagate.cabinet.app import create_cabinet_app
 from kassagate.config import Settings
 from kassagate.front.app import create_front_app
 from kassagate.front.context import FrontContext
@@ -55,6 +59,7 @@ async def run_serve(settings: Settings, *, demo: bool = False, workers: bool = T
             wait_for=processing.status_when_finished if processing else _poll_status(ctx),
             metrics=metrics,
             checks=[processing.not_running] if processing is not None else [],
+            mounts=[Mount(CABINET_PREFIX, create_cabinet_app(ctx.db, settings, faults=demo))],
         )
         if processing is not None:
             processing.start(stop)

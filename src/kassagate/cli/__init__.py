@@ -27,7 +27,7 @@ app = typer.Typer(
 )
 
 # Modules of kassagate.cli whose register(app) adds commands. Order = help order.
-_COMMAND_MODULES: tuple[str, ...] = ("system", "accounts", "manage", "requests", "backup", "cashbox")
+_COMMAND_MODULES: tuple[str, ...] = ("system", "accounts", "manage", "requests", "users", "backup", "cashbox")
 
 
 @app.callback()

@@ -21,7 +21,7 @@ import msgspec
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kassagate.core.codes import FRONT_MESSAGES, FrontCode
@@ -98,6 +98,7 @@ def create_front_app(
     close_on_shutdown: bool = False,
     metrics: Metrics | None = None,
     checks: Sequence[Check] = (),
+    mounts: Sequence[BaseRoute] = (),
 ) -> ASGIApp:
     """The front server on ``ctx``; ``handover`` (processing in this process) is told about
     each accepted request, before and after its durable store (:class:`Handover`);
@@ -109,7 +110,8 @@ def create_front_app(
     after its shutdown, so code after ``await server.serve()`` may never run.
 
     ``metrics``: the process's metrics (processing's too, when it runs here); ``checks``:
-    readiness checks of the other parts of the process (``/readyz``)."""
+    readiness checks of the other parts of the process (``/readyz``); ``mounts``: more routes
+    beside the front's own (``serve`` mounts the cabinet)."""
     intake = ctx.intake(handover, wait_for)
     limit = ctx.settings.max_body
     metrics = metrics or Metrics()
@@ -174,6 +176,7 @@ def create_front_app(
             Route(QR_IMAGE_PATH, qr_image, methods=["GET"]),
             Route(RECEIPT_PAGE_PATH, receipt_page, methods=["GET"]),
             *observe_routes(ctx, metrics, checks),
+            *mounts,
         ],
         exception_handlers={Exception: on_error},
     )

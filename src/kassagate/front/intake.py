@@ -597,6 +597,7 @@ class Intake:
             "number_in_shift": None,
             "qr": None,
             "finished_at": None,
+            "order_label": receipt.name_zakaz or None,
         }
         if kassa.debug:
             row.update(debug_fiscal_data(accepted_at, receipt))

@@ -9,10 +9,12 @@ request is requeued only while it is failed.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, insert, select, update
+from sqlalchemy import BigInteger, and_, column, delete, exists, func, insert, select, table, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassagate.storage.db import Database, utc_micros
 from kassagate.storage.repos import NotFoundError
@@ -368,6 +370,40 @@ async def find_requests(db: Database, *, nuid: str | None = None, rid: str | Non
     return out
 
 
+#: The callback outbox (its table is described by processing; a requeue removes the row of
+#: the failure, so that the new end enqueues its own).
+_callbacks = table("callbacks", column("request_id", BigInteger))
+
+
+async def requeue_failed_row(
+    conn: AsyncConnection, request_id: int, *, now: int, kkt_id: int | None, detail: str, guard: Sequence[Any] = ()
+) -> bool:
+    """In ``conn``'s transaction: move a failed request back to the queue; False when it is
+    not (or no longer) failed, or ``guard`` (more conditions on ``requests``) excludes it.
+
+    The UPDATE is guarded by ``status = 2``: of two concurrent requeues one wins. Its
+    register (``kkt_id``) and whether that register is known to hold no document of it
+    (``kkt_ruled_out``) are kept; ``attempts`` is set to 1, so the next claim counts 2: a
+    request whose register was not ruled out is then *in doubt* there
+    (``processing/dispatch.py``) and that register is asked for the document before
+    anything is sent, which keeps the request fiscalized at most once; the retry budget
+    starts again. The error and end time are cleared, the failure's callback row removed,
+    and a ``requeued`` event written."""
+    res = await conn.execute(
+        update(requests)
+        .where(requests.c.id == request_id, requests.c.status == FAILED, *guard)
+        .values(status=PENDING, error_code=None, error_text=None, finished_at=None, next_attempt_at=now,
+                lease_owner=None, lease_until=None, attempts=1)
+    )
+    if res.rowcount != 1:
+        return False
+    await conn.execute(delete(_callbacks).where(_callbacks.c.request_id == request_id))
+    await conn.execute(
+        insert(request_events).values(request_id=request_id, at=now, kind="requeued", kkt_id=kkt_id, detail=detail)
+    )
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class Requeued:
     id: int
@@ -403,29 +439,7 @@ async def requeue_request(db: Database, nuid: str, *, note: str = "by the operat
             raise RefusedError(
                 f"request {nuid} is {STATUS_NAMES.get(status, status)}: only a failed request can be requeued"
             )
-        res = await conn.execute(
-            update(requests)
-            .where(requests.c.id == request_id, requests.c.status == FAILED)
-            .values(
-                status=PENDING,
-                error_code=None,
-                error_text=None,
-                finished_at=None,
-                next_attempt_at=now,
-                lease_owner=None,
-                lease_until=None,
-                attempts=1,
-            )
-        )
-        if res.rowcount != 1:
+        if not await requeue_failed_row(conn, request_id, now=now, kkt_id=kkt_id,
+                                        detail=f"{note}; it had failed with code {error_code}"):
             raise RefusedError(f"request {nuid} changed meanwhile: it is no longer failed")
-        await conn.execute(
-            insert(request_events).values(
-                request_id=request_id,
-                at=now,
-                kind="requeued",
-                kkt_id=kkt_id,
-                detail=f"{note}; it had failed with code {error_code}",
-            )
-        )
     return Requeued(int(request_id), nuid, kkt_id, bool(ruled_out))

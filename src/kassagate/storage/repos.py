@@ -218,6 +218,14 @@ class Accounts:
             activated=bool(row["activated"]),
         )
 
+    async def set_cluster_activated(self, cluster_id: str, activated: bool) -> None:
+        async with self.db.write_connection() as conn:
+            res = await conn.execute(
+                update(clusters).where(clusters.c.cluster_id == cluster_id).values(activated=activated)
+            )
+            if res.rowcount == 0:
+                raise NotFoundError(f"no cluster {cluster_id}")
+
     async def cluster_members(self, cluster_id: str) -> list[Kassa]:
         async with self.db.engine.connect() as conn:
             rows = (
@@ -270,6 +278,15 @@ class Accounts:
         async with self.db.engine.connect() as conn:
             row = (await conn.execute(_kassa_select().where(kassas.c.kassaid == kassaid))).mappings().first()
         return None if row is None else _kassa_from_row(row)
+
+    async def set_token(self, kind: Literal["kassa", "cluster"], key: str, token: str) -> None:
+        """A new token for the kassa or cluster ``key`` (the old one stops working)."""
+        table, col = (kassas, kassas.c.kassaid) if kind == "kassa" else (clusters, clusters.c.cluster_id)
+        salt, token_hash = await asyncio.to_thread(hash_token, token)
+        async with self.db.write_connection() as conn:
+            res = await conn.execute(update(table).where(col == key).values(token_salt=salt, token_hash=token_hash))
+            if res.rowcount == 0:
+                raise NotFoundError(f"no {kind} {key}")
 
     async def update_kassa(self, kassaid: str, **values: Any) -> None:
         """Change columns of a kassa (``activated``, ``debug``, ``kkt_id``, ``cluster_id``, ...)."""

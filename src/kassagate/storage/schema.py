@@ -117,9 +117,14 @@ requests = Table(
     Column("number_in_shift", Integer, nullable=True),
     Column("qr", Text, nullable=True),
     Column("finished_at", BigInteger, nullable=True),
+    Column("order_label", String(256), nullable=True),  # the receipt's name_zakaz, for the search
     UniqueConstraint("nuid"),
     UniqueConstraint("rid_scope", "rid"),
     Index(None, "kassaid", "status"),
+    # The cabinet: newest first within a kassa (keyset), the search by RID and order label.
+    Index(None, "kassaid", "id"),
+    Index(None, "rid"),
+    Index(None, "order_label"),
 )
 
 #: When a request is due: its ``next_attempt_at``, or at once when it has none. The claim
@@ -142,4 +147,35 @@ request_events = Table(
     Column("kkt_id", Id, nullable=True),
     Column("detail", Text, nullable=True),
     Index("ix_request_events_request_id_id", "request_id", "id"),
+)
+
+#: The cabinet's users. ``session_epoch`` changes with the password and when the user is
+#: disabled: a session cookie signed under another epoch is refused.
+users = Table(
+    "users",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("login", String(64), nullable=False),
+    Column("password_hash", Text, nullable=False),  # Argon2id, PHC string
+    Column("role", String(16), nullable=False),  # operator | merchant
+    Column("disabled", Boolean, nullable=False, server_default=false()),
+    Column("session_epoch", Integer, nullable=False, server_default="0"),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("login"),
+)
+
+#: The kassas a merchant owns (its requests, its registers).
+user_kassas = Table(
+    "user_kassas",
+    metadata,
+    Column("user_id", Id, ForeignKey("users.id"), primary_key=True),
+    Column("kassaid", String(20), ForeignKey("kassas.kassaid"), primary_key=True),
+)
+
+#: The clusters a merchant owns (and so the kassas attached to them).
+user_clusters = Table(
+    "user_clusters",
+    metadata,
+    Column("user_id", Id, ForeignKey("users.id"), primary_key=True),
+    Column("cluster_id", String(20), ForeignKey("clusters.cluster_id"), primary_key=True),
 )

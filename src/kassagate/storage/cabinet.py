@@ -1,0 +1,395 @@
+"""The cabinet's reads: requests newest first (keyset pagination), one request with its
+timeline, kassas, clusters, registers and the overview figures.
+
+Every function takes ``kassaids``: the kassas the viewer may see, or ``None`` for all (an
+operator). A row outside that set is answered exactly as a row that does not exist.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    Text,
+    and_,
+    bindparam,
+    column,
+    func,
+    or_,
+    select,
+    table,
+    update,
+)
+
+from kassagate.storage.db import Database
+from kassagate.storage.manage import requeue_failed_row
+from kassagate.storage.schema import clusters, kassas, kkts, request_events, requests
+from kassagate.storage.sqlite_thread import SqliteStatement, sqlite_statement
+
+PAGE_SIZE = 50
+#: At most this many events of one request are shown (the newest are dropped beyond it).
+MAX_EVENTS = 200
+#: Receipts of a kassa today are counted up to this many.
+TODAY_CAP = 10_000
+#: Ids are 64-bit: a larger number in a URL names no row.
+MAX_ID = 2**63
+
+#: The callback outbox (its table is owned by processing; only read here).
+_callbacks = table(
+    "callbacks",
+    column("id", BigInteger),
+    column("request_id", BigInteger),
+    column("url", Text),
+    column("attempts", Integer),
+    column("next_attempt_at", BigInteger),
+    column("delivered_at", BigInteger),
+    column("gave_up_at", BigInteger),
+    column("last_error", Text),
+    column("created_at", BigInteger),
+    column("lease_until", BigInteger),
+)
+
+_LIST_COLUMNS = (
+    requests.c.id,
+    requests.c.nuid,
+    requests.c.accepted_at,
+    requests.c.kassaid,
+    requests.c.cluster_id,
+    requests.c.rid,
+    requests.c.order_label,
+    requests.c.check_type,
+    requests.c.status,
+    requests.c.debug,
+    requests.c.fd_number,
+    requests.c.error_code,
+    requests.c.error_text,
+    requests.c.receipt,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFilter:
+    kassa: str | None = None
+    status: int | None = None
+    since: int | None = None  # µs, inclusive
+    until: int | None = None  # µs, exclusive
+    search: str | None = None  # RID, nuid or order label, exactly
+
+
+#: Requests are numbered in the order they are stored, a few milliseconds after their
+#: acceptance time: ids and acceptance times grow together, up to this much disorder
+#: (several front servers, clocks apart). A time bound is turned into an id bound with
+#: this margin, and the time condition is kept: the id bound only narrows the scan.
+TIME_ORDER_MARGIN = 60_000_000
+
+
+_MIN_ID = select(func.min(requests.c.id))
+_MAX_ID = select(func.max(requests.c.id))
+_AT_OR_AFTER = (
+    select(requests.c.id, requests.c.accepted_at)
+    .where(requests.c.id >= bindparam("from_id"))
+    .order_by(requests.c.id)
+    .limit(1)
+)
+# two statements: SQLite reads min() or max() from the index only when it is alone
+_MIN_ID_LITE, _MAX_ID_LITE, _AT_OR_AFTER_LITE = (sqlite_statement(x) for x in (_MIN_ID, _MAX_ID, _AT_OR_AFTER))
+
+
+def _bisect(first: int | None, last: int | None, at_or_after: Callable[[int], Any], target: int) -> int:
+    """The binary search of :func:`first_id_at`, over ``at_or_after(id)`` (the first
+    ``(id, accepted_at)`` from ``id`` on, or ``None``)."""
+    if first is None or last is None:
+        return 0
+    lo, hi = int(first), int(last) + 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        row = at_or_after(mid)
+        if row is None or row[1] >= target:
+            hi = mid
+        else:
+            lo = int(row[0]) + 1
+    return lo
+
+
+def _first_id_sqlite(conn: sqlite3.Connection, target: int) -> int:
+    def one(stmt: SqliteStatement, **params: Any) -> Any:
+        return conn.execute(stmt.sql, stmt.params(params)).fetchone()
+
+    return _bisect(
+        one(_MIN_ID_LITE)[0], one(_MAX_ID_LITE)[0], lambda i: one(_AT_OR_AFTER_LITE, from_id=i), target
+    )
+
+
+async def first_id_at(db: Database, micros: int, *, margin: int = TIME_ORDER_MARGIN) -> int:
+    """An id such that every request accepted at or after ``micros`` has a larger or equal
+    id (by binary search over the primary key: about log2(rows) lookups, on SQLite in one
+    call on the database's reader thread). With ``margin=0``: the first id accepted at
+    ``micros`` or later, as if the ids were in acceptance order exactly (a count from there
+    is off by the few requests stored out of order around that moment)."""
+    target = micros - margin
+    if db.is_sqlite:
+        return await db.sqlite_read(_first_id_sqlite, target)
+    async with db.engine.connect() as conn:
+        first = (await conn.execute(_MIN_ID)).scalar()
+        last = (await conn.execute(_MAX_ID)).scalar()
+        lo, hi = (0, 0) if first is None or last is None else (int(first), int(last) + 1)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            row = (await conn.execute(_AT_OR_AFTER, {"from_id": mid})).first()
+            if row is None or row[1] >= target:
+                hi = mid
+            else:
+                lo = int(row[0]) + 1
+        return lo
+
+
+def _scope(kassaids: Collection[str] | None) -> Any:
+    if kassaids is None:
+        return None
+    return requests.c.kassaid.in_(sorted(kassaids)) if kassaids else requests.c.id < 0
+
+
+async def list_requests(
+    db: Database,
+    kassaids: Collection[str] | None,
+    flt: RequestFilter,
+    *,
+    before_id: int | None = None,
+    after_id: int | None = None,
+    limit: int = PAGE_SIZE,
+) -> list[dict[str, Any]]:
+    """A page of requests, newest first: those with ``id < before_id`` (keyset), or the
+    newest ones with ``id > after_id`` (the rows that arrived since a page was shown)."""
+    conds = [c for c in (_scope(kassaids),) if c is not None]
+    if flt.kassa is not None:
+        conds.append(requests.c.kassaid == flt.kassa)
+    if flt.status is not None:
+        conds.append(requests.c.status == flt.status)
+    if flt.since is not None:
+        conds += [requests.c.id >= await first_id_at(db, flt.since), requests.c.accepted_at >= flt.since]
+    if flt.until is not None:
+        until_id = await first_id_at(db, flt.until + 2 * TIME_ORDER_MARGIN)
+        conds += [requests.c.id < until_id, requests.c.accepted_at < flt.until]
+    if flt.search:
+        conds.append(
+            or_(requests.c.nuid == flt.search, requests.c.rid == flt.search, requests.c.order_label == flt.search)
+        )
+    if before_id is not None:
+        conds.append(requests.c.id < before_id)
+    if after_id is not None:
+        conds.append(requests.c.id > after_id)
+    q = select(*_LIST_COLUMNS).where(and_(True, *conds)).order_by(requests.c.id.desc()).limit(limit)
+    async with db.engine.connect() as conn:
+        return [dict(r) for r in (await conn.execute(q)).mappings()]
+
+
+async def get_request(db: Database, kassaids: Collection[str] | None, request_id: int) -> dict[str, Any] | None:
+    """One request (every column), or ``None`` when it does not exist or is not visible."""
+    if not 0 < request_id < MAX_ID:
+        return None
+    conds = [requests.c.id == request_id]
+    scope = _scope(kassaids)
+    if scope is not None:
+        conds.append(scope)
+    async with db.engine.connect() as conn:
+        row = (await conn.execute(select(requests).where(*conds))).mappings().first()
+    return None if row is None else dict(row)
+
+
+async def request_events_of(db: Database, request_id: int, limit: int = MAX_EVENTS) -> list[dict[str, Any]]:
+    """The request's recorded events, oldest first (at most ``limit``)."""
+    q = (
+        select(request_events)
+        .where(request_events.c.request_id == request_id)
+        .order_by(request_events.c.id)
+        .limit(limit)
+    )
+    async with db.engine.connect() as conn:
+        return [dict(r) for r in (await conn.execute(q)).mappings()]
+
+
+async def request_callback(db: Database, request_id: int) -> dict[str, Any] | None:
+    """The request's callback delivery (URL not included), or ``None`` when it has none."""
+    q = select(
+        _callbacks.c.attempts,
+        _callbacks.c.next_attempt_at,
+        _callbacks.c.delivered_at,
+        _callbacks.c.gave_up_at,
+        _callbacks.c.last_error,
+        _callbacks.c.created_at,
+    ).where(_callbacks.c.request_id == request_id)
+    async with db.engine.connect() as conn:
+        row = (await conn.execute(q)).mappings().first()
+    return None if row is None else dict(row)
+
+
+async def list_kassas(db: Database, kassaids: Collection[str] | None, *, today_from: int) -> list[dict[str, Any]]:
+    """Kassas with their register, receipts since ``today_from`` (µs) and last error.
+    Token hashes, callback secrets and the register's merchant ID are not read."""
+    q = select(
+        kassas.c.kassaid,
+        kassas.c.type,
+        kassas.c.activated,
+        kassas.c.debug,
+        kassas.c.kkt_id,
+        kassas.c.cluster_id,
+        kassas.c.created_at,
+        kkts.c.kind.label("kkt_kind"),
+        kkts.c.fn_serial,
+        kkts.c.kkt_reg_number,
+        kkts.c.fn_state,
+    ).select_from(kassas.outerjoin(kkts, kassas.c.kkt_id == kkts.c.id))
+    if kassaids is not None:
+        q = q.where(kassas.c.kassaid.in_(sorted(kassaids)))
+    q = q.order_by(kassas.c.kassaid)
+    # From the index (kassaid, id) alone, bounded: a busy kassa shows "at least TODAY_CAP".
+    today_id = await first_id_at(db, today_from, margin=0)
+    async with db.engine.connect() as conn:
+        rows = [dict(r) for r in (await conn.execute(q)).mappings()]
+        for r in rows:
+            mine = (
+                select(requests.c.id)
+                .where(requests.c.kassaid == r["kassaid"], requests.c.id >= today_id)
+                .limit(TODAY_CAP)
+                .subquery()
+            )
+            today = select(func.count()).select_from(mine)
+            r["today"] = int((await conn.execute(today)).scalar_one())
+            r["today_capped"] = r["today"] >= TODAY_CAP
+            last = (
+                await conn.execute(
+                    select(requests.c.error_code, requests.c.error_text, requests.c.accepted_at)
+                    .where(requests.c.kassaid == r["kassaid"], requests.c.status == 2)
+                    .order_by(requests.c.id.desc())
+                    .limit(1)
+                )
+            ).mappings().first()
+            r["last_error"] = None if last is None else dict(last)
+    return rows
+
+
+async def list_clusters(
+    db: Database, kassaids: Collection[str] | None, owned: Collection[str] = ()
+) -> list[dict[str, Any]]:
+    """Clusters with their attached kassas: all of them for an operator (``kassaids`` is
+    ``None``), for a merchant those it ``owned`` and those of its kassas."""
+    async with db.engine.connect() as conn:
+        rows = [
+            dict(r)
+            for r in (
+                await conn.execute(
+                    select(clusters.c.cluster_id, clusters.c.type, clusters.c.activated).order_by(clusters.c.cluster_id)
+                )
+            ).mappings()
+        ]
+        members = (
+            await conn.execute(select(kassas.c.cluster_id, kassas.c.kassaid).where(kassas.c.cluster_id.is_not(None)))
+        ).all()
+    out = []
+    for r in rows:
+        r["kassas"] = sorted(k for c, k in members if c == r["cluster_id"])
+        if kassaids is None or r["cluster_id"] in owned or set(r["kassas"]) & set(kassaids):
+            out.append(r)
+    return out
+
+
+async def list_registers(db: Database, kassaids: Collection[str] | None) -> list[dict[str, Any]]:
+    """Registers (visible through their kassas), without merchant IDs or URLs' secrets."""
+    q = select(
+        kkts.c.id,
+        kkts.c.kind,
+        kkts.c.journal_path,
+        kkts.c.fn_serial,
+        kkts.c.kkt_reg_number,
+        kkts.c.fn_state,
+        kkts.c.updated_at,
+    ).order_by(kkts.c.id)
+    async with db.engine.connect() as conn:
+        rows = [dict(r) for r in (await conn.execute(q)).mappings()]
+        q_bound = select(kassas.c.kkt_id, kassas.c.kassaid).where(kassas.c.kkt_id.is_not(None))
+        bound = (await conn.execute(q_bound)).all()
+    out = []
+    for r in rows:
+        r["kassas"] = sorted(k for kid, k in bound if kid == r["id"])
+        if kassaids is None or set(r["kassas"]) & set(kassaids):
+            out.append(r)
+    return out
+
+
+async def get_register(db: Database, kassaids: Collection[str] | None, kkt_id: int) -> dict[str, Any] | None:
+    """One register (as in :func:`list_registers`), or ``None`` when it does not exist or is not visible."""
+    for r in await list_registers(db, kassaids):
+        if r["id"] == kkt_id:
+            return r
+    return None
+
+
+async def overview(db: Database, kassaids: Collection[str] | None, *, now: int) -> dict[str, int]:
+    """Receipts accepted in the last minute, requests pending, failures in the last hour."""
+    scope = _scope(kassaids)
+
+    def count(*conds: Any) -> Any:
+        return select(func.count()).select_from(requests).where(*conds, *([scope] if scope is not None else []))
+
+    minute_ago = now - 60_000_000
+    minute_id = await first_id_at(db, minute_ago)
+    async with db.engine.connect() as conn:
+        last_minute = (
+            await conn.execute(count(requests.c.id >= minute_id, requests.c.accepted_at >= minute_ago))
+        ).scalar_one()
+        pending = (await conn.execute(count(requests.c.status == 0))).scalar_one()
+        failed = (
+            await conn.execute(count(requests.c.status == 2, requests.c.finished_at >= now - 3_600_000_000))
+        ).scalar_one()
+    return {"last_minute": int(last_minute), "pending": int(pending), "failed_hour": int(failed)}
+
+
+async def register_endpoints(db: Database, kkt_ids: Collection[int]) -> dict[int, tuple[str | None, str | None]]:
+    """``{kkt id: (url, merchant id)}``, to ask a remote register for its state. Never
+    rendered: the merchant ID signs the register's requests."""
+    if not kkt_ids:
+        return {}
+    q = select(kkts.c.id, kkts.c.url, kkts.c.merchant_id).where(kkts.c.id.in_(sorted(kkt_ids)))
+    async with db.engine.connect() as conn:
+        return {int(i): (u, m) for i, u, m in (await conn.execute(q)).all()}
+
+
+async def requeue_failed(db: Database, kassaids: Collection[str] | None, request_id: int, *, now: int,
+                         who: str) -> bool:
+    """Put a failed request back in the queue; ``False`` when it is not (or no longer) a
+    visible failed request. The same requeue as the command line's
+    (``storage.manage.requeue_failed_row``: fiscalized once at most), limited to what
+    ``kassaids`` may see."""
+    if not 0 < request_id < MAX_ID:
+        return False
+    conds: list[Any] = []
+    scope = _scope(kassaids)
+    if scope is not None:
+        conds.append(scope)
+    async with db.write_connection() as conn:
+        kkt_id = (await conn.execute(select(requests.c.kkt_id).where(requests.c.id == request_id))).scalar()
+        return await requeue_failed_row(conn, request_id, now=now, kkt_id=kkt_id, detail=f"from the cabinet by {who}",
+                                        guard=conds)
+
+
+async def resend_callback(db: Database, kassaids: Collection[str] | None, request_id: int, *, now: int) -> bool:
+    """Deliver the request's callback again (a fresh series of attempts); ``False`` when the
+    request is not visible, has no callback, or its delivery is still under way."""
+    if await get_request(db, kassaids, request_id) is None:
+        return False
+    async with db.write_connection() as conn:
+        res = await conn.execute(
+            update(_callbacks)
+            .where(
+                _callbacks.c.request_id == request_id,
+                or_(_callbacks.c.delivered_at.is_not(None), _callbacks.c.gave_up_at.is_not(None)),
+            )
+            .values(delivered_at=None, gave_up_at=None, attempts=0, next_attempt_at=now, last_error=None,
+                    lease_until=None)
+        )
+        return res.rowcount == 1

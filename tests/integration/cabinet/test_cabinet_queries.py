@@ -1,0 +1,72 @@
+"""The cabinet's queries on both engines: time bounds turned into id bounds (requests
+accepted slightly out of order included), and the counts of the overview and kassas."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from kassagate.storage import open_database
+from kassagate.storage.cabinet import TIME_ORDER_MARGIN, RequestFilter, first_id_at, list_kassas, list_requests
+from kassagate.storage.cabinet import overview as overview_of
+from kassagate.storage.repos import Accounts, RequestWriter
+
+SECOND = 1_000_000
+
+
+def row(i: int, at: int, kassaid: str = "1") -> dict[str, Any]:
+    return {
+        "nuid": f"{i:023d}", "qnuid": f"{i:023d}"[::-1], "mode": "kassa", "kassaid": kassaid, "cluster_id": None,
+        "rid_scope": None, "rid": None, "receipt": "{}", "receipt_hash": "0" * 64, "check_type": 1, "debug": False,
+        "accepted_at": at, "status": 1, "order_label": None,
+    }
+
+
+async def test_time_bounds_find_exactly_the_requests_of_the_range(database_url: str) -> None:
+    db = await open_database(database_url)
+    try:
+        await Accounts(db).add_kassa("1", token="t")
+        await Accounts(db).add_kassa("2", token="t")
+        rng = random.Random(7)
+        base = 1_700_000_000 * SECOND
+        # one request every 10 s, stored up to 20 s out of order (several front servers)
+        times = [base + i * 10 * SECOND + rng.randint(-20, 20) * SECOND for i in range(300)]
+        writer = RequestWriter(db)
+        try:
+            for i, at in enumerate(times):
+                await writer.insert(row(i, at, kassaid=str(1 + i % 2)))
+        finally:
+            await writer.close()
+        async with db.engine.connect() as conn:
+            for probe in (base - 3600 * SECOND, base + 777 * SECOND, base + 1500 * SECOND, base + 10**10):
+                boundary = await first_id_at(db, probe)
+                ids = await conn.run_sync(lambda c, p=probe: [
+                    r[0] for r in c.exec_driver_sql(f"SELECT id FROM requests WHERE accepted_at >= {p}")  # noqa: S608
+                ])
+                assert all(i >= boundary for i in ids)
+                # and not far below: the first of them, less the margin's worth (two requests a 10 s)
+                assert not ids or boundary >= min(ids) - TIME_ORDER_MARGIN // (10 * SECOND) - 4
+        since, until = base + 600 * SECOND, base + 1800 * SECOND
+        want = sorted((i for i, at in enumerate(times) if since <= at < until), reverse=True)
+        got = await list_requests(db, None, RequestFilter(since=since, until=until), limit=1000)
+        assert [int(r["nuid"]) for r in got] == want
+        mine = await list_requests(db, {"2"}, RequestFilter(since=since, until=until), limit=1000)
+        assert [int(r["nuid"]) for r in mine] == [i for i in want if i % 2 == 1]
+
+        now = times[-1] + 5 * SECOND
+        figures = await overview_of(db, None, now=now)
+        assert figures["last_minute"] == sum(1 for at in times if at >= now - 60 * SECOND)
+        # receipts today: counted from an id bound alone, off by the disorder around it at most
+        kassas = {k["kassaid"]: k["today"] for k in await list_kassas(db, None, today_from=since)}
+        for kassaid, parity in (("1", 0), ("2", 1)):
+            exact = sum(1 for i, at in enumerate(times) if at >= since and i % 2 == parity)
+            assert abs(kassas[kassaid] - exact) <= 2
+        assert TIME_ORDER_MARGIN > 20 * SECOND
+        empty = await open_database(database_url.replace("kassagate.sqlite3", "empty.sqlite3"))
+        try:
+            if empty.is_sqlite:
+                assert await first_id_at(empty, base) == 0
+        finally:
+            await empty.close()
+    finally:
+        await db.close()

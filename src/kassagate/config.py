@@ -13,10 +13,26 @@ DEFAULT_PORT = 8080
 DEFAULT_RSA_BITS = 4096
 ALLOWED_RSA_BITS = (2048, 3072, 4096)
 DEFAULT_MAX_BODY = 1024 * 1024
+DEFAULT_MAX_HEADER_BYTES = 32 * 1024
+DEFAULT_MAX_HEADERS = 100
+DEFAULT_HEADER_TIMEOUT = 10.0
+DEFAULT_BODY_TIMEOUT = 30.0
+DEFAULT_MAX_CONNECTIONS = 1000
 
 
 class ConfigError(ValueError):
     """A setting has a value kassagate cannot use; the message says which and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class HttpLimits:
+    """What one HTTP client can make a server hold (``kassagate.http_limits``)."""
+
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES  # request line and headers
+    max_headers: int = DEFAULT_MAX_HEADERS  # header lines
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT  # seconds for the request line and headers
+    body_timeout: float = DEFAULT_BODY_TIMEOUT  # seconds for the body, after the headers
+    max_connections: int = DEFAULT_MAX_CONNECTIONS  # open connections
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +44,7 @@ class Settings:
     rsa_bits: int = DEFAULT_RSA_BITS
     log_level: str = "INFO"
     max_body: int = DEFAULT_MAX_BODY
+    http: HttpLimits = field(default_factory=HttpLimits)
 
     @property
     def effective_database_url(self) -> str:
@@ -66,6 +83,38 @@ def _int_env(env: dict[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _float_env(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
+def load_http_limits(env: dict[str, str] | None = None) -> HttpLimits:
+    """The HTTP limits from the environment (``docs/operations.md``)."""
+    env = dict(os.environ) if env is None else env
+    limits = HttpLimits(
+        max_header_bytes=_int_env(env, "KASSAGATE_MAX_HEADER_BYTES", DEFAULT_MAX_HEADER_BYTES),
+        max_headers=_int_env(env, "KASSAGATE_MAX_HEADERS", DEFAULT_MAX_HEADERS),
+        header_timeout=_float_env(env, "KASSAGATE_HEADER_TIMEOUT", DEFAULT_HEADER_TIMEOUT),
+        body_timeout=_float_env(env, "KASSAGATE_BODY_TIMEOUT", DEFAULT_BODY_TIMEOUT),
+        max_connections=_int_env(env, "KASSAGATE_MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS),
+    )
+    for name, value in (
+        ("KASSAGATE_MAX_HEADER_BYTES", limits.max_header_bytes),
+        ("KASSAGATE_MAX_HEADERS", limits.max_headers),
+        ("KASSAGATE_HEADER_TIMEOUT", limits.header_timeout),
+        ("KASSAGATE_BODY_TIMEOUT", limits.body_timeout),
+        ("KASSAGATE_MAX_CONNECTIONS", limits.max_connections),
+    ):
+        if not value > 0:
+            raise ConfigError(f"{name} must be greater than 0, got {value}")
+    return limits
+
+
 def load_settings(env: dict[str, str] | None = None, **overrides: object) -> Settings:
     """Settings from the environment, then ``overrides`` (flags; ``None`` = not given)."""
     env = dict(os.environ) if env is None else env
@@ -77,6 +126,7 @@ def load_settings(env: dict[str, str] | None = None, **overrides: object) -> Set
         rsa_bits=_int_env(env, "KASSAGATE_RSA_BITS", DEFAULT_RSA_BITS),
         log_level=(env.get("KASSAGATE_LOG_LEVEL") or "INFO").upper(),
         max_body=_int_env(env, "KASSAGATE_MAX_BODY", DEFAULT_MAX_BODY),
+        http=load_http_limits(env),
     )
     if "data_dir" in overrides and overrides["data_dir"] is not None:
         overrides["data_dir"] = Path(str(overrides["data_dir"]))

@@ -15,6 +15,7 @@ import uvicorn
 from kassagate.config import Settings
 from kassagate.front.app import create_front_app
 from kassagate.front.context import FrontContext
+from kassagate.http_limits import limited_protocol
 from kassagate.logs import configure_logging
 from kassagate.processing.service import Processing, render_status, wait_ended
 from kassagate.storage.db import open_database
@@ -51,7 +52,7 @@ async def run_serve(settings: Settings, *, demo: bool = False, workers: bool = T
             app,
             host=settings.host,
             port=settings.port,
-            http="httptools",
+            http=limited_protocol(settings.http),
             loop="none",
             lifespan="off",
             log_config=None,

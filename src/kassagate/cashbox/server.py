@@ -94,6 +94,13 @@ def create_app(register: VirtualRegister) -> Callable[[Scope, Receive, Send], Aw
     return app
 
 
+def limit_answer(status: int, message: str) -> bytes:
+    """The body of an HTTP refusal (``kassagate.http_limits``: headers too large or too
+    slow, body too slow, too many connections) in the protocol's form: code 2, and what
+    was over which limit."""
+    return encode_answer(error_answer(CashboxCode.INVALID_JSON, message))
+
+
 def _call(register: VirtualRegister, scope: Scope, body: bytes) -> tuple[str, dict[str, Any]] | dict[str, Any]:
     """(endpoint, request) for the register, or the error answer to send at once."""
     endpoint = scope["path"].strip("/")

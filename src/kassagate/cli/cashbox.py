@@ -84,11 +84,14 @@ def prepare(data_dir: Path, merchant_id: str | None, auto_shift: bool, timezone:
 async def _serve(path: Path, host: str, port: int) -> None:
     import uvicorn
 
-    from kassagate.cashbox.server import create_app
+    from kassagate.cashbox.server import create_app, limit_answer
+    from kassagate.config import load_http_limits
+    from kassagate.http_limits import limited_protocol
 
     register = await VirtualRegister.open(path)
     try:
-        config = uvicorn.Config(create_app(register), host=host, port=port, loop="none", http="httptools",
+        config = uvicorn.Config(create_app(register), host=host, port=port, loop="none",
+                                http=limited_protocol(load_http_limits(), limit_answer),
                                 access_log=False, log_level="warning", lifespan="on")
         await uvicorn.Server(config).serve()
     finally:

@@ -31,6 +31,7 @@ from typing import Any
 
 import msgspec
 
+from kassagate.core.limits import MAX_ITEMS, MAX_MONEY
 from kassagate.core.tables import (
     AGENT_SIGNS,
     MAX_ITEM_NAME,
@@ -61,14 +62,12 @@ __all__ = [
     "parse_receipt",
 ]
 
-#: Largest amount in kopecks: FFD sums are 6-byte unsigned numbers (VLN).
-MAX_MONEY = 2**48 - 1
 #: Largest quantity (tag 1023).
 MAX_KOLVO = Decimal("99999999.999")
 #: Decimal places allowed in a quantity.
 KOLVO_DECIMALS = 3
 #: Most lines on one receipt (bounds the work of one request).
-MAX_PRODUCTS = 1000
+MAX_PRODUCTS = MAX_ITEMS
 
 MAX_CMS = 128
 MAX_NAME_ZAKAZ = 256
@@ -700,6 +699,8 @@ def _parse(obj: Any, *, today: dt.date | None) -> Receipt:
             "oplata_arr",
             f"expected the payments to add up to itog_cheka {itog.itog_cheka}, got {paid} (= {parts})",
         )
+    if korr is not None and itog.itog_cheka == 0:
+        raise ReceiptError("itog_arr.itog_cheka", "a correction settles an amount: expected more than 0, got 0")
 
     return Receipt(
         kassaid=kassaid,
@@ -864,6 +865,12 @@ def _parse_product(raw: Any, path: str, vat_day: dt.date | None, correction: boo
             o.p("summa"),
             f"expected {expected} (= round(price_piece_bez_skidki {base} × kolvo {_fmt_qty(qty)}) − skidka {skidka}), "
             f"got {summa}",
+        )
+    if summa + skidka > MAX_MONEY:
+        raise ReceiptError(
+            o.p("skidka"),
+            f"expected the line's amount before its discount (summa {summa} + skidka {skidka}) to be at most "
+            f"{MAX_MONEY} kopecks, got {summa + skidka}",
         )
     tolerance = int(qty.to_integral_value(rounding=ROUND_CEILING))
     line = Decimal(price) * qty

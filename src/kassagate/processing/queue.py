@@ -14,12 +14,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, String, Text, and_, bindparam, or_, select, update
+from sqlalchemy import BigInteger, Boolean, Integer, String, Text, and_, bindparam, insert, or_, select, update
 
 from kassagate.processing import callbacks
 from kassagate.storage.db import Database
 from kassagate.storage.group import GroupCommit
-from kassagate.storage.schema import requests
+from kassagate.storage.schema import DUE_AT, PENDING_ROW, request_events, requests
 from kassagate.storage.sqlite_thread import SqliteStatement, sqlite_statement
 
 PENDING, FISCALIZED, FAILED, DEBUG = 0, 1, 2, 3
@@ -40,11 +40,14 @@ class Claimed:
     accepted_at: int
     attempts: int
     kkt_id: int | None
+    #: The register in ``kkt_id`` is known to hold no document of the request.
+    kkt_ruled_out: bool = False
 
     @classmethod
     def stored(cls, request_id: int, row: dict[str, Any]) -> Claimed:
-        """The claim of a request stored already claimed (the intake's row, before its id)."""
-        return cls(request_id, *(row[c.name] for c in _CLAIM_COLUMNS[1:]))
+        """The claim of a request stored already claimed (the intake's row, before its id:
+        nothing was sent for it yet)."""
+        return cls(request_id, *(row[c.name] for c in _CLAIM_COLUMNS[1:-1]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,19 +72,27 @@ _CLAIM_COLUMNS = (
     requests.c.accepted_at,
     requests.c.attempts,
     requests.c.kkt_id,
+    requests.c.kkt_ruled_out,
 )
+
+#: A request's events beyond the first this many attempts are not written (the timeline
+#: stays bounded however long a register keeps a request waiting).
+EVENTS_PER_REQUEST = 100
 
 
 def _due_ids(*, for_update: bool) -> Any:
+    """Due requests in the order their time came, read through the partial index
+    ``ix_requests_due`` (pending rows by due time): the cost of a poll follows the requests
+    that are due or in flight, not those waiting for a later retry."""
     now = bindparam("q_now", type_=BigInteger)
     due = (
         select(requests.c.id)
         .where(
-            requests.c.status == PENDING,
-            or_(requests.c.next_attempt_at.is_(None), requests.c.next_attempt_at <= now),
+            PENDING_ROW,  # a literal, so that the partial index's condition is seen to hold
+            DUE_AT <= now,
             or_(requests.c.lease_until.is_(None), requests.c.lease_until < now),
         )
-        .order_by(requests.c.id)
+        .order_by(DUE_AT)
         .limit(bindparam("q_limit", type_=Integer))
     )
     return due.with_for_update(skip_locked=True) if for_update else due
@@ -114,7 +125,7 @@ def _mine() -> Any:
 #: engine, SQLite as their compiled text on the SQLite thread (``Database.sqlite_write``).
 CLAIM_PG = _claim_statement(for_update=True)
 CLAIM_SQLITE = sqlite_statement(_claim_statement(for_update=False))
-RECORD = update(requests).where(_mine()).values(kkt_id=bindparam("q_kkt_id", type_=BigInteger))
+RECORD = update(requests).where(_mine()).values(kkt_id=bindparam("q_kkt_id", type_=BigInteger), kkt_ruled_out=False)
 RECORD_SQLITE = sqlite_statement(RECORD)
 RETRY = (
     update(requests)
@@ -124,9 +135,31 @@ RETRY = (
         lease_owner=None,
         lease_until=None,
         error_text=bindparam("q_note", type_=Text),
+        kkt_ruled_out=bindparam("q_ruled_out", type_=Boolean),
     )
 )
 RETRY_SQLITE = sqlite_statement(RETRY)
+EVENT = insert(request_events).values(
+    request_id=bindparam("q_id", type_=BigInteger),
+    at=bindparam("e_at", type_=BigInteger),
+    kind=bindparam("e_kind", type_=String),
+    kkt_id=bindparam("e_kkt_id", type_=BigInteger),
+    detail=bindparam("e_detail", type_=Text),
+)
+EVENT_SQLITE = sqlite_statement(EVENT)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A line of a request's timeline (``request_events``), written with the change it
+    explains, in the same transaction."""
+
+    kind: str  # retry | waiting | failover (processing.dispatch)
+    detail: str
+    kkt_id: int | None = None
+
+    def params(self) -> dict[str, Any]:
+        return {"e_at": now_us(), "e_kind": self.kind, "e_kkt_id": self.kkt_id, "e_detail": self.detail}
 
 
 def _end_statement(columns: tuple[str, ...]) -> Any:
@@ -150,10 +183,6 @@ def _claim_rows(conn: sqlite3.Connection, params: dict[str, Any]) -> list[Any]:
     return conn.execute(CLAIM_SQLITE.sql, CLAIM_SQLITE.params(params)).fetchall()
 
 
-def _rowcount(conn: sqlite3.Connection, stmt: SqliteStatement, params: dict[str, Any]) -> int:
-    return conn.execute(stmt.sql, stmt.params(params)).rowcount
-
-
 async def claim(db: Database, owner: str, *, limit: int, lease_us: int) -> list[Claimed]:
     """Take up to ``limit`` due requests for ``owner`` under a lease of ``lease_us``."""
     now = now_us()
@@ -166,24 +195,50 @@ async def claim(db: Database, owner: str, *, limit: int, lease_us: int) -> list[
     return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
 
 
-async def _write_one(db: Database, stmt: Any, lite: SqliteStatement, params: dict[str, Any]) -> int:
-    """Rows changed by one guarded UPDATE in its own transaction."""
+def _rowcount_with_event(
+    conn: sqlite3.Connection, stmt: SqliteStatement, params: dict[str, Any], event: Event | None
+) -> int:
+    changed = conn.execute(stmt.sql, stmt.params(params)).rowcount
+    if changed == 1 and event is not None:
+        conn.execute(EVENT_SQLITE.sql, EVENT_SQLITE.params({"q_id": params["q_id"], **event.params()}))
+    return changed
+
+
+async def _write_one(
+    db: Database, stmt: Any, lite: SqliteStatement, params: dict[str, Any], event: Event | None = None
+) -> int:
+    """Rows changed by one guarded UPDATE in its own transaction, with ``event`` recorded
+    in that transaction when the UPDATE changed the request."""
     if db.is_sqlite:
-        return await db.sqlite_write(_rowcount, lite, params)
+        return await db.sqlite_write(_rowcount_with_event, lite, params, event)
     async with db.write_connection() as conn:
-        return (await conn.execute(stmt, params)).rowcount
+        changed = (await conn.execute(stmt, params)).rowcount
+        if changed == 1 and event is not None:
+            await conn.execute(EVENT, {"q_id": params["q_id"], **event.params()})
+        return changed
 
 
-async def record_register(db: Database, request_id: int, owner: str, kkt_id: int) -> bool:
-    """Write down, before sending, which register the request goes to: after a crash the
-    next worker asks that register first instead of fiscalizing elsewhere."""
+async def record_register(
+    db: Database, request_id: int, owner: str, kkt_id: int, *, event: Event | None = None
+) -> bool:
+    """Write down, before sending, which register the request goes to (and that it is not
+    ruled out there): after a crash, or a lost answer, the next attempt asks that register
+    first and sends the request nowhere else until it has answered."""
     params = {"q_id": request_id, "q_owner": owner, "q_kkt_id": kkt_id}
-    return await _write_one(db, RECORD, RECORD_SQLITE, params) == 1
+    return await _write_one(db, RECORD, RECORD_SQLITE, params, event) == 1
 
 
-async def retry_later(db: Database, request_id: int, owner: str, *, delay_us: int, note: str) -> None:
-    params = {"q_id": request_id, "q_owner": owner, "q_next": now_us() + delay_us, "q_note": note}
-    await _write_one(db, RETRY, RETRY_SQLITE, params)
+async def retry_later(
+    db: Database, request_id: int, owner: str, *, delay_us: int, note: str, ruled_out: bool = False,
+    event: Event | None = None,
+) -> None:
+    """Back to the queue for a later attempt. ``ruled_out``: the register in ``kkt_id`` is
+    known to hold no document of the request (False keeps the request in doubt there)."""
+    params = {
+        "q_id": request_id, "q_owner": owner, "q_next": now_us() + delay_us, "q_note": note,
+        "q_ruled_out": ruled_out,
+    }
+    await _write_one(db, RETRY, RETRY_SQLITE, params, event)
 
 
 @dataclass(frozen=True, slots=True)

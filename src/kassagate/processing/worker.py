@@ -1,18 +1,17 @@
-"""The worker: every accepted request fiscalized exactly once.
+"""The worker: claims accepted requests and takes each to a register, with the I/O.
 
-The exactly-once argument (``docs/processing.md``):
+What to do after each step (a send, a question to a register) is decided in
+``dispatch.py``, which states the exactly-once rules. The worker's part of the argument:
 
 1. A request is claimed under a lease; only the lease holder may end it, and only while it
    is pending (``queue.finish`` checks both in the same UPDATE).
 2. Before a document is sent, the register it goes to is written into the request
-   (``kkt_id``). A later attempt (a retry, or another worker after a crash or an expired
-   lease) goes to that same register first.
+   (``kkt_id``, not ruled out). An attempt that may have reached it leaves it so; a later
+   attempt (a retry, or another worker after a crash or an expired lease) asks that
+   register first and goes nowhere else until it has answered.
 3. The document carries ``documentExtID`` = ``docNumber`` = the request's ``nuid`` and
    ``docTime`` = its acceptance time: the register recognises a resend and answers with the
-   first document instead of fiscalizing again.
-4. A cluster request fails over to another register only when the first one is known not
-   to hold the document: it refused it (FN full, broken, blocked), it never received it
-   (connection refused), or ``/last_document`` says it has no such document.
+   first document, and finds it for ``/last_document``.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ import logging
 import os
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -31,9 +30,9 @@ import msgspec
 from sqlalchemy import select
 
 from kassagate.cashbox.client import RegisterUnreachable
-from kassagate.core.codes import FrontCode
+from kassagate.core.codes import CashboxCode, FrontCode
 from kassagate.core.qr import build_qr
-from kassagate.processing import queue
+from kassagate.processing import dispatch, queue
 from kassagate.processing.mapping import CashboxDocument, receipt_to_document
 from kassagate.processing.monitor import ask_register, rotate_shift
 from kassagate.processing.registers import RegisterDirectory, RegisterHandle, UnknownRegister
@@ -43,10 +42,8 @@ from kassagate.storage.schema import clusters, kassas, kkts
 
 log = logging.getLogger("kassagate.processing")
 
-#: Cashbox codes that say the shift must be opened (6) or closed and reopened (22).
-SHIFT_CODES = {6, 22}
-#: Cashbox code 5: the register failed inside; retry later.
-INTERNAL_ERROR = 5
+#: Cashbox codes that say the shift must be opened, or closed and reopened.
+SHIFT_CODES = {CashboxCode.SHIFT_NOT_OPEN, CashboxCode.SHIFT_EXPIRED}
 FN_DOWN_STATES = {"full", "broken", "blocked"}
 
 
@@ -85,31 +82,6 @@ class ProcessingConfig:
         delay = min(self.retry_base_seconds * (2 ** max(attempts - 1, 0)), self.retry_max_seconds)
         return int(delay * 1_000_000)
 
-
-# Outcomes of one try on one register.
-@dataclass(frozen=True)
-class Fiscalized:
-    data: queue.FiscalData
-
-
-@dataclass(frozen=True)
-class Refused:
-    code: int
-    message: str
-
-
-@dataclass(frozen=True)
-class FnDown:
-    state: str
-
-
-@dataclass(frozen=True)
-class Unreachable:
-    maybe_delivered: bool
-    reason: str
-
-
-Outcome = Fiscalized | Refused | FnDown | Unreachable
 
 #: Called with (request_id, status) when a request ends; errors are logged, never raised.
 Listener = Callable[[int, int], Awaitable[None]]
@@ -264,7 +236,8 @@ class Worker:
         try:
             await self.process(claimed)
         except Exception as exc:
-            # The lease expires and another attempt follows: nothing is lost.
+            # Another attempt follows: nothing is lost. The request stays in doubt at the
+            # register it names (the failure may have come after the document was sent).
             log.exception("request %s: unexpected failure (%s); it will be retried", claimed.id, type(exc).__name__)
             try:
                 await queue.retry_later(
@@ -282,6 +255,15 @@ class Worker:
     async def process(self, claimed: queue.Claimed) -> None:
         receipt = msgspec.json.decode(claimed.receipt)
         doc = receipt_to_document(receipt, nuid=claimed.nuid, accepted_at_us=claimed.accepted_at)
+        if claimed.kkt_id is not None and dispatch.in_doubt(
+            attempts=claimed.attempts, kkt_id=claimed.kkt_id, kkt_ruled_out=claimed.kkt_ruled_out
+        ):
+            decision = dispatch.at_claim(await self._lookup(claimed.kkt_id, doc), kkt_id=claimed.kkt_id)
+            if not isinstance(decision, dispatch.Send):
+                await self._apply(claimed, decision, kkt_id=claimed.kkt_id)
+                return
+            # The register holds no document of the request: it is ruled out there.
+            claimed = replace(claimed, kkt_ruled_out=True)
         if claimed.mode == "cluster":
             await self._process_cluster(claimed, doc)
         else:
@@ -293,84 +275,64 @@ class Worker:
             async with self.db.engine.connect() as conn:
                 kkt_id = (await conn.execute(select(kassas.c.kkt_id).where(kassas.c.kassaid == c.kassaid))).scalar()
         if kkt_id is None:
-            await self._retry_or_fail(c, FrontCode.STORE_FAILED, "the kassa is bound to no register")
+            decision = dispatch.budget(FrontCode.STORE_FAILED, "the kassa is bound to no register",
+                                       attempts=c.attempts, retry_budget=self.config.retry_budget)
+            await self._apply(c, decision)
             return
-        if c.kkt_id is None and not await queue.record_register(self.db, c.id, self.owner, kkt_id):
+        # Persist the register before sending unless the row already names it, not ruled out
+        # (the first attempt of a kassa's request, stored with its register by the intake).
+        if (c.kkt_id is None or c.kkt_ruled_out) and not await queue.record_register(self.db, c.id, self.owner, kkt_id):
             return  # the request ended or moved to another worker meanwhile
-        outcome = await self._try(kkt_id, doc)
-        if isinstance(outcome, Fiscalized):
-            await self._finish(c, fiscal=outcome.data, kkt_id=kkt_id)
-        elif isinstance(outcome, Refused):
-            await self._finish(c, error_code=int(FrontCode.RECEIPT_INVALID), error_text=_refusal_text(outcome))
-        elif isinstance(outcome, FnDown):
-            code = FrontCode.FN_BROKEN if outcome.state == "broken" else FrontCode.FN_EXHAUSTED
-            await self._retry_or_fail(c, code, f"the register's fiscal drive is {outcome.state}")
-        else:
-            await self._retry_or_fail(c, FrontCode.STORE_FAILED, f"the register could not be reached: {outcome.reason}")
+        decision = await self._send_and_decide(c, doc, kkt_id)
+        await self._apply(c, decision, kkt_id=kkt_id)
 
     async def _process_cluster(self, c: queue.Claimed, doc: CashboxDocument) -> None:
-        tried: set[str] = set()
-        kassa_of: dict[int, str] = {}
-        if c.kkt_id is not None:
-            # An earlier attempt sent the document to this register: it must not be
-            # fiscalized elsewhere unless that register is known not to hold it.
-            outcome = await self._try(c.kkt_id, doc)
-            if isinstance(outcome, Fiscalized):
-                await self._finish(c, fiscal=outcome.data, kkt_id=c.kkt_id)
-                return
-            if isinstance(outcome, Refused):
-                await self._finish(c, error_code=int(FrontCode.RECEIPT_INVALID), error_text=_refusal_text(outcome))
-                return
-            if isinstance(outcome, Unreachable) and outcome.maybe_delivered:
-                await self._retry_or_fail(c, FrontCode.CLUSTER_ALL_FAILED, f"register unreachable: {outcome.reason}")
-                return
-            tried.update(await self._kassas_of_kkt(c.cluster_id, c.kkt_id))
         async with self.db.engine.connect() as conn:
             cluster = (await conn.execute(select(clusters).where(clusters.c.cluster_id == c.cluster_id))).first()
         if cluster is None:
-            await self._finish(
-                c, error_code=int(FrontCode.CLUSTER_ALL_FAILED), error_text="the cluster no longer exists"
-            )
+            await self._apply(c, dispatch.Fail(FrontCode.CLUSTER_ALL_FAILED, "the cluster no longer exists"))
             return
+        tried: set[str] = set()
         transient = False
+        previous: tuple[int, str] | None = None  # the register ruled out in this attempt, and why
         while True:
             candidates = await self._candidates(c.cluster_id or "")
             kassa_of = {cand.kkt_id: cand.kassaid for cand in candidates if cand.kkt_id is not None}
             route = pick(candidates, cluster_type=cluster.type, tried=frozenset(tried))
             if route.code is not None:
-                if route.code is FrontCode.CLUSTER_ALL_FAILED and transient:
-                    await self._retry_or_fail(c, route.code, route.reason)
-                elif route.code is FrontCode.CLUSTER_ALL_FN_DOWN_AT_DISPATCH and tried:
-                    await self._retry_or_fail(c, FrontCode.CLUSTER_ALL_FAILED, "every register tried failed")
-                else:
-                    await self._finish(c, error_code=int(route.code), error_text=route.reason)
+                decision = dispatch.routing_ended(
+                    route.code, route.reason, transient=transient, tried=bool(tried),
+                    attempts=c.attempts, retry_budget=self.config.retry_budget,
+                )
+                await self._apply(c, decision)
                 return
             assert route.kkt_id is not None and route.kassaid is not None
             tried.add(route.kassaid)
-            if not await queue.record_register(self.db, c.id, self.owner, route.kkt_id):
+            event = None
+            if previous is not None:
+                event = queue.Event("failover", f"from register {previous[0]}: {previous[1]}", route.kkt_id)
+            if not await queue.record_register(self.db, c.id, self.owner, route.kkt_id, event=event):
+                return  # the request ended or moved to another worker meanwhile
+            decision = await self._send_and_decide(c, doc, route.kkt_id)
+            if not isinstance(decision, dispatch.NextRegister):
+                await self._apply(c, decision, kkt_id=route.kkt_id, kassaid=kassa_of.get(route.kkt_id))
                 return
-            outcome = await self._try(route.kkt_id, doc)
-            if isinstance(outcome, Fiscalized):
-                await self._finish(c, fiscal=outcome.data, kkt_id=route.kkt_id, kassaid=kassa_of.get(route.kkt_id))
-                return
-            if isinstance(outcome, Refused):
-                await self._finish(c, error_code=int(FrontCode.RECEIPT_INVALID), error_text=_refusal_text(outcome))
-                return
-            if isinstance(outcome, Unreachable):
-                transient = True
-                if outcome.maybe_delivered:
-                    await self._retry_or_fail(
-                        c, FrontCode.CLUSTER_ALL_FAILED, f"register unreachable: {outcome.reason}"
-                    )
-                    return
-            # FnDown, or never delivered: the next register of the cluster.
+            transient = transient or decision.transient
+            previous = (route.kkt_id, decision.reason)
+            log.info("request %s: register %s ruled out (%s); trying another", c.id, route.kkt_id, decision.reason)
 
-    async def _kassas_of_kkt(self, cluster_id: str | None, kkt_id: int) -> set[str]:
-        async with self.db.engine.connect() as conn:
-            rows = await conn.execute(
-                select(kassas.c.kassaid).where(kassas.c.cluster_id == cluster_id, kassas.c.kkt_id == kkt_id)
-            )
-            return {r[0] for r in rows}
+    async def _send_and_decide(self, c: queue.Claimed, doc: CashboxDocument, kkt_id: int) -> dispatch.Decision:
+        """Send the document to ``kkt_id``; when the outcome is unknown, ask that register
+        at once whether it holds the document."""
+        mode: dispatch.Mode = "cluster" if c.mode == "cluster" else "kassa"
+        budget = self.config.retry_budget
+        decision = dispatch.after_send(await self._try(kkt_id, doc), mode=mode, kkt_id=kkt_id,
+                                       attempts=c.attempts, retry_budget=budget)
+        if isinstance(decision, dispatch.Confirm):
+            log.warning("request %s: outcome at register %s unknown (%s); asking it", c.id, kkt_id, decision.reason)
+            decision = dispatch.after_confirm(await self._lookup(kkt_id, doc), mode=mode, kkt_id=kkt_id,
+                                              why=decision.reason, attempts=c.attempts, retry_budget=budget)
+        return decision
 
     async def _candidates(self, cluster_id: str) -> list[Candidate]:
         async with self.db.engine.connect() as conn:
@@ -403,47 +365,69 @@ class Worker:
             for r in rows
         ]
 
-    # -- one try on one register ---------------------------------------------------------------
+    # -- talking to one register ---------------------------------------------------------------
 
-    async def _try(self, kkt_id: int, doc: CashboxDocument) -> Outcome:
+    async def _try(self, kkt_id: int, doc: CashboxDocument) -> dispatch.SendOutcome:
         try:
             handle = await self.registers.get(kkt_id)
         except UnknownRegister:
-            return Unreachable(maybe_delivered=False, reason="the register no longer exists")
+            return dispatch.Unreachable(maybe_delivered=False, reason="the register no longer exists")
         except Exception as exc:  # a journal that cannot be opened, a bad URL
-            return Unreachable(maybe_delivered=False, reason=f"cannot open the register ({type(exc).__name__})")
+            why = f"cannot open the register ({type(exc).__name__})"
+            return dispatch.Unreachable(maybe_delivered=False, reason=why)
         self._inflight[kkt_id] = self._inflight.get(kkt_id, 0) + 1
         try:
             answer = await self._send(handle, doc)
-            if isinstance(answer, Unreachable):
+            if isinstance(answer, dispatch.Unreachable):
                 return answer
-            code = int(answer.get("code", 5))
+            code = int(answer.get("code", CashboxCode.INTERNAL))
             if code in SHIFT_CODES:
                 async with handle.lock:
-                    await rotate_shift(handle.client, close_first=code == 22)
+                    await rotate_shift(handle.client, close_first=code == CashboxCode.SHIFT_EXPIRED)
                 answer = await self._send(handle, doc)
-                if isinstance(answer, Unreachable):
+                if isinstance(answer, dispatch.Unreachable):
                     return answer
-                code = int(answer.get("code", 5))
-            if code == 0:
-                return Fiscalized(fiscal_data_from_answer(answer, handle, doc))
+                code = int(answer.get("code", CashboxCode.INTERNAL))
+            if code == CashboxCode.OK:
+                return dispatch.Fiscalized(fiscal_data_from_answer(answer, handle, doc))
             state = await self._fn_state(handle)
             if state in FN_DOWN_STATES:
-                return FnDown(state)
-            if code == INTERNAL_ERROR:
-                # Transient (the FN is fine): retried on the same register, where a resend is
-                # recognised. A device's internal error does not prove that nothing was
-                # fiscalized, so the request does not move to another register.
-                return Unreachable(maybe_delivered=True, reason=f"register internal error: {answer.get('message')}")
-            return Refused(code, str(answer.get("message") or ""))
+                return dispatch.FnDown(state)
+            if code == CashboxCode.INTERNAL:
+                # A device's internal error does not prove that nothing was fiscalized: the
+                # register is asked whether it holds the document (dispatch.Confirm).
+                return dispatch.Unreachable(maybe_delivered=True,
+                                            reason=f"register internal error: {answer.get('message')}")
+            return dispatch.Refused(code, str(answer.get("message") or ""))
         finally:
             self._inflight[kkt_id] -= 1
 
-    async def _send(self, handle: RegisterHandle, doc: CashboxDocument) -> dict[str, Any] | Unreachable:
+    async def _send(self, handle: RegisterHandle, doc: CashboxDocument) -> dict[str, Any] | dispatch.Unreachable:
         try:
             return await handle.client.call(doc.endpoint, doc.body)
         except RegisterUnreachable as exc:
-            return Unreachable(maybe_delivered=maybe_delivered(exc), reason=str(exc))
+            return dispatch.Unreachable(maybe_delivered=maybe_delivered(exc), reason=str(exc))
+
+    async def _lookup(self, kkt_id: int, doc: CashboxDocument) -> dispatch.LookupOutcome:
+        """Whether register ``kkt_id`` holds the document: ``/last_document`` by
+        ``documentExtID`` and by ``docTime`` + ``docNumber`` + ``amount``."""
+        try:
+            handle = await self.registers.get(kkt_id)
+            answer = await handle.client.call("last_document", doc.identity)
+        except UnknownRegister:
+            return dispatch.Unreachable(maybe_delivered=True, reason="the register no longer exists")
+        except RegisterUnreachable as exc:
+            return dispatch.Unreachable(maybe_delivered=True, reason=f"it is unreachable: {exc}")
+        except Exception as exc:  # a journal that cannot be opened, a bad URL
+            return dispatch.Unreachable(maybe_delivered=True, reason=f"cannot open it ({type(exc).__name__})")
+        code = _int_or_none(answer.get("code"))
+        if code == CashboxCode.OK and _names(answer, doc):
+            return dispatch.Fiscalized(fiscal_data_from_answer(answer, handle, doc))
+        if code == CashboxCode.NOT_FOUND:
+            return dispatch.Absent()
+        return dispatch.Unreachable(
+            maybe_delivered=True, reason=f"its /last_document answered code {code}: {answer.get('message')}"
+        )
 
     async def _fn_state(self, handle: RegisterHandle) -> str | None:
         """The register's FN state, recorded where the intake reads it."""
@@ -451,15 +435,29 @@ class Worker:
         state = None if info is None else info.get("fnState")
         return state if isinstance(state, str) else None
 
-    # -- ending a request ----------------------------------------------------------------------
+    # -- carrying out a decision -----------------------------------------------------------------
 
-    async def _retry_or_fail(self, c: queue.Claimed, code: FrontCode, reason: str) -> None:
-        if c.attempts >= self.config.retry_budget:
-            await self._finish(
-                c, error_code=int(code), error_text=f"{reason}; retry budget spent ({c.attempts} attempts)"
-            )
-            return
-        await queue.retry_later(self.db, c.id, self.owner, delay_us=self.config.backoff_us(c.attempts), note=reason)
+    async def _apply(
+        self, c: queue.Claimed, decision: dispatch.Decision, *, kkt_id: int | None = None, kassaid: str | None = None
+    ) -> None:
+        if isinstance(decision, dispatch.Finish):
+            assert isinstance(decision.data, queue.FiscalData)
+            await self._finish(c, fiscal=decision.data, kkt_id=kkt_id, kassaid=kassaid)
+        elif isinstance(decision, dispatch.Fail):
+            await self._finish(c, error_code=int(decision.code), error_text=decision.reason)
+        elif isinstance(decision, dispatch.Wait):
+            log.warning("request %s: %s", c.id, decision.reason)
+            await self._later(c, decision.reason, ruled_out=False, event=queue.Event("waiting", decision.reason,
+                                                                                     decision.kkt_id))
+        elif isinstance(decision, dispatch.Retry):
+            await self._later(c, decision.reason, ruled_out=True, event=queue.Event("retry", decision.reason, kkt_id))
+        else:  # Confirm, Send and NextRegister are handled where they arise
+            raise AssertionError(f"unexpected decision {decision!r}")
+
+    async def _later(self, c: queue.Claimed, note: str, *, ruled_out: bool, event: queue.Event) -> None:
+        keep = event if c.attempts <= queue.EVENTS_PER_REQUEST else None
+        await queue.retry_later(self.db, c.id, self.owner, delay_us=self.config.backoff_us(c.attempts), note=note,
+                                ruled_out=ruled_out, event=keep)
 
     async def _finish(
         self,
@@ -491,5 +489,10 @@ class Worker:
                 log.exception("a listener of request %s failed", c.id)
 
 
-def _refusal_text(r: Refused) -> str:
-    return f"the register refused the document: Cashbox code {r.code}: {r.message}".rstrip(": ")
+def _names(answer: dict[str, Any], doc: CashboxDocument) -> bool:
+    """Whether a found document is this request's (a register that ignores the lookup's
+    keys answers with its last document, whatever it is)."""
+    ext = answer.get("documentExtID")
+    number = answer.get("docNumber")
+    nuid = doc.body["documentExtID"]
+    return nuid in (ext, number)

@@ -20,6 +20,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    func,
+    literal_column,
 )
 
 # Explicit constraint names, so that later migrations can refer to them on both engines.
@@ -117,9 +119,15 @@ requests = Table(
     Column("finished_at", BigInteger, nullable=True),
     UniqueConstraint("nuid"),
     UniqueConstraint("rid_scope", "rid"),
-    Index(None, "status", "next_attempt_at"),
     Index(None, "kassaid", "status"),
 )
+
+#: When a request is due: its ``next_attempt_at``, or at once when it has none. The claim
+#: selects and orders pending requests by this expression, which ``ix_requests_due``
+#: indexes for pending rows only (a retry backlog costs a poll nothing).
+DUE_AT = func.coalesce(requests.c.next_attempt_at, literal_column("0"))
+PENDING_ROW = requests.c.status == literal_column("0")
+Index("ix_requests_due", DUE_AT, sqlite_where=PENDING_ROW, postgresql_where=PENDING_ROW)
 
 #: What happened to a request beyond its row: a register's answer or fault, a decision
 #: taken (``processing/dispatch.py`` names the kinds). Read by the status, the logs and the

@@ -562,3 +562,159 @@ async def test_a_full_worker_leaves_requests_to_the_queue(env: Env) -> None:
     finally:
         stop.set()
         await processing.close()
+
+
+# --------------------------------------------------------------------------- the lost answer
+
+
+class LostAnswerTransport:
+    """A register whose answer to the first document is lost after the document was
+    delivered (a reset connection), and which then refuses connections for ``refusals``
+    calls: the fault after which a worker must not fiscalize elsewhere."""
+
+    def __init__(self, register: VirtualRegister, refusals: int, *, lose_first: bool = True) -> None:
+        self.register = register
+        self.refusals = refusals
+        self.lose_first = lose_first
+        self.calls: list[str] = []
+
+    async def send(self, endpoint: str, request: dict[str, Any]) -> dict[str, Any]:
+        import httpx
+
+        from kassagate.cashbox.client import RegisterUnreachable
+
+        self.calls.append(endpoint)
+        if endpoint in ("sale", "refund") and self.lose_first:
+            self.lose_first = False
+            await self.register.handle(endpoint, request)
+            raise RegisterUnreachable("connection reset") from httpx.ReadError("reset by peer")
+        if self.refusals > 0:
+            self.refusals -= 1
+            raise RegisterUnreachable("connection refused") from httpx.ConnectError("refused")
+        return await self.register.handle(endpoint, request)
+
+
+async def faulty_worker(env: Env, kkt: int, transport_of: Any, budget: int) -> tuple[Worker, VirtualRegister]:
+    from kassagate.cashbox.client import CashboxClient
+
+    registers = RegisterDirectory(env.db, env.data_dir)
+    handle = await registers.get(kkt)
+    vr = await VirtualRegister.open(env.data_dir / f"registers/kkt-{kkt}.sqlite3")
+    handle.client = CashboxClient(transport_of(vr))
+    config = ProcessingConfig(retry_base_seconds=0.01, retry_max_seconds=0.02, retry_budget=budget)
+    return Worker(env.db, registers, config), vr
+
+
+async def events_of(env: Env, rid: int) -> list[Any]:
+    from kassagate.storage.schema import request_events
+
+    async with env.db.engine.connect() as conn:
+        q = select(request_events).where(request_events.c.request_id == rid).order_by(request_events.c.id)
+        return list((await conn.execute(q)).all())
+
+
+@pytest.mark.parametrize("mode", ["kassa", "cluster"])
+async def test_a_lost_answer_then_refused_connections_fiscalize_once_where_it_was_sent(env: Env, mode: str) -> None:
+    """The register takes the document, its answer is lost, then it refuses connections:
+    the request waits for that register (no failover, no failure past the budget) and ends
+    with the fiscal data of the one document it holds."""
+    first, second = await env.register(), await env.register()
+    cluster_id = None
+    if mode == "cluster":
+        cluster_id = "91"
+        await env.accounts.add_cluster(cluster_id, token="ct")
+        await env.kassa("2101", first, cluster_id=cluster_id)  # lowest kassaid: picked first
+        await env.kassa("2102", second, cluster_id=cluster_id)
+    else:
+        await env.kassa("2101", first)
+    rid = await env.request("2101", receipt("91" if cluster_id else "2101"), cluster_id=cluster_id)
+    fault: list[LostAnswerTransport] = []
+
+    def transport(vr: VirtualRegister) -> LostAnswerTransport:
+        fault.append(LostAnswerTransport(vr, refusals=6))
+        return fault[0]
+
+    worker, vr = await faulty_worker(env, first, transport, budget=2)
+    try:
+        waited = False
+        for _ in range(100):
+            for c in await queue.claim(env.db, worker.owner, limit=5, lease_us=60_000_000):
+                await worker.process(c)
+            row = await env.row(rid)
+            if row.status != queue.PENDING:
+                break
+            waited = waited or f"waiting for register {first}" in (row.error_text or "")
+            await asyncio.sleep(0.03)
+    finally:
+        await worker.registers.close()
+        await vr.close()
+    assert (row.status, row.error_code, row.kkt_id) == (queue.FISCALIZED, None, first), row.error_text
+    assert waited, "while the register refused, the request said it was waiting for it"
+    assert row.attempts > 2, "the retry budget (2) did not end a request whose document may exist"
+    [entry] = env.receipts_in_journal(first)
+    assert entry["docNumber"] == row.nuid and entry["fd"] == row.fd_number
+    assert env.receipts_in_journal(second) == []
+    assert fault[0].calls.count("sale") == 1, "nothing was resent while the outcome was unknown"
+    kinds = [e.kind for e in await events_of(env, rid)]
+    assert "waiting" in kinds and "failover" not in kinds
+
+
+@pytest.mark.parametrize("mode", ["kassa", "cluster"])
+async def test_a_worker_that_died_after_sending_leaves_the_request_in_doubt(env: Env, mode: str) -> None:
+    """A worker wrote the register down, sent the document and died. The next worker,
+    facing a register that refuses connections, neither fails over nor fails the request:
+    it asks that register until it answers, and takes the document it holds."""
+    first, second = await env.register(), await env.register()
+    cluster_id = "92" if mode == "cluster" else None
+    if cluster_id:
+        await env.accounts.add_cluster(cluster_id, token="ct")
+        await env.kassa("2201", first, cluster_id=cluster_id)
+        await env.kassa("2202", second, cluster_id=cluster_id)
+    else:
+        await env.kassa("2201", first)
+    rid = await env.request("2201", receipt("92" if cluster_id else "2201"), cluster_id=cluster_id)
+    # The worker that died: claimed, recorded the register, sent, and never ended it.
+    [c] = await queue.claim(env.db, "dead-worker", limit=1, lease_us=1)
+    assert await queue.record_register(env.db, c.id, "dead-worker", first)
+    vr = await VirtualRegister.open(env.data_dir / f"registers/kkt-{first}.sqlite3")
+    doc = receipt_to_document(json.loads(c.receipt), nuid=c.nuid, accepted_at_us=c.accepted_at)
+    try:
+        assert (await vr.handle(doc.endpoint, doc.body))["code"] == 0
+    finally:
+        await vr.close()
+    await asyncio.sleep(0.01)  # the dead worker's lease expires
+
+    worker, vr = await faulty_worker(env, first, lambda r: LostAnswerTransport(r, 4, lose_first=False), budget=1)
+    try:
+        for _ in range(100):
+            for claimed in await queue.claim(env.db, worker.owner, limit=5, lease_us=60_000_000):
+                await worker.process(claimed)
+            row = await env.row(rid)
+            if row.status != queue.PENDING:
+                break
+            await asyncio.sleep(0.03)
+    finally:
+        await worker.registers.close()
+        await vr.close()
+    assert (row.status, row.kkt_id) == (queue.FISCALIZED, first), row.error_text
+    assert len(env.receipts_in_journal(first)) == 1
+    assert env.receipts_in_journal(second) == []
+
+
+async def test_a_register_that_refused_the_connection_from_the_start_is_failed_over_at_once(env: Env) -> None:
+    """Where nothing can have been delivered, failover stays immediate: one attempt."""
+    first, second = await env.register(), await env.register()
+    await env.accounts.add_cluster("93", token="ct")
+    await env.kassa("2301", first, cluster_id="93")
+    await env.kassa("2302", second, cluster_id="93")
+    rid = await env.request("2301", receipt("93"), cluster_id="93")
+    worker, vr = await faulty_worker(env, first, lambda r: LostAnswerTransport(r, 99, lose_first=False), budget=3)
+    try:
+        [c] = await queue.claim(env.db, worker.owner, limit=5, lease_us=60_000_000)
+        await worker.process(c)
+    finally:
+        await worker.registers.close()
+        await vr.close()
+    row = await env.row(rid)
+    assert (row.status, row.kkt_id, row.attempts) == (queue.FISCALIZED, second, 1)
+    assert [e.kind for e in await events_of(env, rid)] == ["failover"]

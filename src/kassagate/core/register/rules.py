@@ -12,6 +12,7 @@ import re
 from typing import Any, NamedTuple
 
 from kassagate.core.codes import CashboxCode as C
+from kassagate.core.limits import MAX_ITEMS, MAX_MONEY, MAX_QTY
 from kassagate.core.register.model import DATE_FORMAT, CashboxError
 from kassagate.core.tables import (
     AGENT_SIGNS,
@@ -27,12 +28,6 @@ from kassagate.core.tables import (
     TaxSystem,
     tax_percents_valid_on,
 )
-
-#: Largest money value accepted (kopecks): 10^13 = 100 billion roubles.
-MAX_MONEY = 10**13
-#: Largest quantity (× 1000): one billion units.
-MAX_QTY = 10**12
-MAX_ITEMS = 1000
 
 #: Payment kinds (``totalPayments[].code``) and their field in ``payments{}``.
 PAYMENT_KINDS: dict[str, str] = {

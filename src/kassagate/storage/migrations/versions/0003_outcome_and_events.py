@@ -1,4 +1,5 @@
-"""Which register is ruled out for a request, and the request's timeline of events.
+"""Which register is ruled out for a request, the request's timeline of events, and the
+index of the queue's claim.
 
 ``requests.kkt_ruled_out``: the register in ``kkt_id`` is known to hold no document of the
 request (it refused the connection, refused the document, or said it has no such
@@ -7,6 +8,10 @@ request is *in doubt* at that register and goes nowhere else.
 
 ``request_events``: what happened to a request beyond its row (a register's answer or
 fault, a decision taken), for the status, the logs and the cabinet's timeline.
+
+``ix_requests_due``: pending requests by due time (``coalesce(next_attempt_at, 0)``), the
+order in which the claim reads them, so that requests waiting for a later retry cost a
+poll nothing. It replaces the index on (status, next_attempt_at), which only the claim read.
 
 Revision ID: 0003
 Revises: 0002
@@ -39,9 +44,15 @@ def upgrade() -> None:
         sa.Column("detail", sa.Text, nullable=True),
     )
     op.create_index("ix_request_events_request_id_id", "request_events", ["request_id", "id"])
+    pending = sa.text("status = 0")
+    op.create_index("ix_requests_due", "requests", [sa.text("coalesce(next_attempt_at, 0)")],
+                    sqlite_where=pending, postgresql_where=pending)
+    op.drop_index("ix_requests_status_next_attempt_at", table_name="requests")
 
 
 def downgrade() -> None:
+    op.create_index("ix_requests_status_next_attempt_at", "requests", ["status", "next_attempt_at"])
+    op.drop_index("ix_requests_due", table_name="requests")
     op.drop_index("ix_request_events_request_id_id", table_name="request_events")
     op.drop_table("request_events")
     with op.batch_alter_table("requests") as batch:

@@ -167,13 +167,19 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._refused = True
         self._disarm()
         log.debug("HTTP %d: %s", status, message)
-        started = False
         cycle = self.cycle
+        # While a head is read, the cycle (if any) is the previous request's: its answer
+        # may still be going out. While a body is read, it is this request's.
+        if cycle is None:
+            can_answer = True
+        elif self._in_head:
+            can_answer = cycle.response_complete
+        else:
+            can_answer = not cycle.response_started
         if cycle is not None and not cycle.response_complete:
-            started = cycle.response_started
             cycle.disconnected = True  # the application's receive() now says the client left
             cycle.message_event.set()
-        if not started and not self.transport.is_closing():
+        if can_answer and not self.transport.is_closing():
             body = self.answer(status, message)
             head = (
                 f"HTTP/1.1 {status} {http.HTTPStatus(status).phrase}\r\n"

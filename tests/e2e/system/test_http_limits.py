@@ -181,3 +181,21 @@ def test_answers_outside_the_table_are_json(server: tuple[str, int]) -> None:
     assert r.status_code == 404 and r.json()["status"] == "error" and "/v1/fiscalize" in r.json()["error"]
     r = httpx.post(url + "/v1/keys", timeout=5)
     assert r.status_code == 405 and r.json()["status"] == "error" and "GET" in r.json()["error"]
+
+
+def test_a_large_body_and_a_head_sent_in_pieces_are_served(server: tuple[str, int]) -> None:
+    kind, port = server
+    path = "/v1/fiscalize" if kind == "serve" else "/sale"
+    body = json.dumps({"aab": "A" * 200_000, "dde": "B"}).encode()  # far over the header limit
+    s = connect(port)
+    head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    for i in range(0, len(head), 7):  # the head in small pieces, the body at once
+        s.sendall(head[i:i + 7].encode())
+        time.sleep(0.005)
+    s.sendall(body)
+    s.settimeout(10)
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        answer += s.recv(65536)
+    s.close()
+    assert answer.split(b" ", 2)[1] == b"200", answer[:200]

@@ -16,7 +16,9 @@ httptools protocol with these limits added (:class:`kassagate.config.HttpLimits`
 - at most ``max_connections`` open connections (one more is answered HTTP 503 and closed).
 
 Each refusal carries a JSON body that says what was over which limit. An idle kept-alive
-connection is closed by uvicorn after ``timeout_keep_alive`` (5 s).
+connection is closed by uvicorn after ``timeout_keep_alive`` (5 s). The servers run with
+``ws="none"``: no connection is handed over to a WebSocket protocol, which these timers
+would not follow.
 """
 
 from __future__ import annotations
@@ -82,7 +84,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._unset_keepalive_if_required()
         if self._in_head and self._timer is None:
             self._arm(self.limits.header_timeout, "the request line and headers")
-        heads = self._heads
+        heads, in_head = self._heads, self._in_head
         try:
             self.parser.feed_data(data)
         except _Refused:
@@ -101,8 +103,10 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
                 self._unsupported_upgrade_warning()
             return
         # The parser keeps an unfinished header line in memory: what was read while no head
-        # completed is bounded (by the limit plus one read, at most 256 KiB).
-        if self._in_head and heads == self._heads and not self._refused:
+        # completed is bounded (by the limit plus one read, at most 256 KiB). Counted: reads
+        # that began and ended inside a head (a read that ends a body and begins the next
+        # head is not, which leaves that head one read more).
+        if in_head and self._in_head and heads == self._heads and not self._refused:
             self._head_bytes += len(data)
             if self._head_bytes > self.limits.max_header_bytes:
                 self._refuse(431, f"the request line and headers exceed {self.limits.max_header_bytes} bytes")

@@ -53,6 +53,7 @@ async def run_serve(settings: Settings, *, demo: bool = False, workers: bool = T
             host=settings.host,
             port=settings.port,
             http=limited_protocol(settings.http),
+            ws="none",  # no WebSocket route: an upgrade request is an ordinary one
             loop="none",
             lifespan="off",
             log_config=None,

@@ -91,7 +91,7 @@ async def _serve(path: Path, host: str, port: int) -> None:
     register = await VirtualRegister.open(path)
     try:
         config = uvicorn.Config(create_app(register), host=host, port=port, loop="none",
-                                http=limited_protocol(load_http_limits(), limit_answer),
+                                http=limited_protocol(load_http_limits(), limit_answer), ws="none",
                                 access_log=False, log_level="warning", lifespan="on")
         await uvicorn.Server(config).serve()
     finally:

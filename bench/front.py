@@ -5,6 +5,7 @@
    needs two (layer 2 and layer 1).
 2. Throughput: a real front server (uvicorn + uvloop + httptools, its own process, crypto
    pool on every core) on loopback with durable storage (SQLite WAL, synchronous=FULL),
+   logging one line per request at INFO as ``serve`` does (into a file), with its metrics,
    fed pre-built encrypted bodies with valid receipts and distinct RIDs over keep-alive
    connections by a uvloop client in this process (its CPU competes with the server's);
    accepted (code 800) requests per second, and a check that every request sent was
@@ -285,9 +286,11 @@ def serve(data_dir: str, port: int) -> None:
     from kassagate.config import load_settings
     from kassagate.front.app import create_front_app
     from kassagate.front.context import FrontContext
+    from kassagate.logs import configure_logging
 
     async def main() -> None:
         settings = load_settings(data_dir=data_dir, port=port)
+        configure_logging(settings.log_level, settings.log_format)
         ctx = await FrontContext.open(settings)
         config = uvicorn.Config(create_front_app(ctx, close_on_shutdown=True), host="127.0.0.1", port=port,
                                 log_level="warning", access_log=False, lifespan="on", backlog=4096,
@@ -329,11 +332,13 @@ def main() -> None:
     slices: list[Slice] = []
     with tempfile.TemporaryDirectory(prefix="kassagate-bench-") as tmp:
         env = dict(os.environ, KASSAGATE_RSA_BITS=str(args.bits), KASSAGATE_DATA_DIR=tmp,
-                   KASSAGATE_LOG_LEVEL="WARNING")
+                   KASSAGATE_LOG_LEVEL="INFO")
         subprocess.run([sys.executable, "-m", "kassagate", "kassa", "add", KASSAID, "--token", "-"],
                        input=TOKEN + "\n", text=True, env=env, check=True, capture_output=True)
         port = free_port()
-        server = subprocess.Popen([sys.executable, __file__, "--serve", tmp, str(port)], env=env)
+        with open(os.path.join(tmp, "server.log"), "wb") as server_log:
+            server = subprocess.Popen([sys.executable, __file__, "--serve", tmp, str(port)], env=env,
+                                      stderr=server_log)
         try:
             url = f"http://127.0.0.1:{port}"
             deadline = time.time() + 120

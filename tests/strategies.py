@@ -44,6 +44,8 @@ _AGENT_ALL = (
     "name_postavshika",
 )
 
+_MSK = dt.timezone(dt.timedelta(hours=3))
+
 # Printable text without control characters (names, cms, order labels).
 _TEXT_CHARS = st.characters(
     codec="utf-8", min_codepoint=0x20, exclude_categories=("Cc", "Cs"), exclude_characters="\x7f"
@@ -83,8 +85,13 @@ def _product(draw: st.DrawFn, vat_day: dt.date | None, lenient: bool) -> dict[st
         qty = Decimal(draw(st.integers(1, 100_000))) / Decimal(1000)
     base = draw(st.integers(0, 10_000_000))
     gross = _round(Decimal(base) * qty)
-    skidka = draw(st.one_of(st.just(0), st.integers(0, gross)))
-    summa = gross - skidka
+    if lenient and draw(st.booleans()):
+        # The vendor's plugin: skidka per unit (price_piece_bez_skidki - price_piece).
+        skidka = draw(st.one_of(st.just(0), st.integers(0, base)))
+        summa = _round(Decimal(base - skidka) * qty)
+    else:
+        skidka = draw(st.one_of(st.just(0), st.integers(0, gross)))
+        summa = gross - skidka
     delta = draw(st.sampled_from([0, 0, 0, 1, -1]))
     if summa + delta >= 0:
         summa += delta
@@ -114,6 +121,14 @@ def _product(draw: st.DrawFn, vat_day: dt.date | None, lenient: bool) -> dict[st
     }
     for name in _AGENT_ALL:
         product[name] = ""
+    if agent is None and lenient and draw(st.booleans()):
+        # The vendor's plugin: 40 = not an agent, false in agent strings never configured.
+        product["priznak_agenta"] = draw(st.sampled_from([40, "40"]))
+        for name in _AGENT_ALL:
+            product[name] = False
+    if lenient and skidka == 0 and base == price and draw(st.booleans()):
+        # Scripts leave out the price before discount and the discount when there is none.
+        del product["price_piece_bez_skidki"], product["skidka"]
     if agent is not None:
         for name in (*AGENT_REQUIRED_FIELDS[agent], "name_postavshika", "phone_postavshika"):
             product[name] = _AGENT_VALUES[name]
@@ -140,11 +155,28 @@ def receipts_wire(
     if corrections and draw(st.integers(0, 9)) == 0:
         korr_day = draw(st.dates(min_value=dt.date(2024, 1, 1), max_value=today))
         tip = draw(st.integers(0, 1))
-        korr = {
-            "tip_korr": draw(st.sampled_from([tip, ["self", "ordered"][tip]])) if lenient else tip,
-            "data_korr": korr_day.strftime("%d.%m.%Y") if lenient and draw(st.booleans()) else korr_day.isoformat(),
-            "nomer_predpisaniya": "12-34/567" if tip == 1 else "",
-        }
+        if lenient and draw(st.booleans()):
+            # The vendor's names: unix seconds (Moscow) as a number or a string.
+            seconds = int(dt.datetime(korr_day.year, korr_day.month, korr_day.day, tzinfo=_MSK).timestamp())
+            seconds += draw(st.integers(0, 86_399))
+            korr = {
+                "type_korr": draw(st.sampled_from([tip, str(tip)])),
+                "date_doc_korr": draw(st.sampled_from([seconds, str(seconds)])),
+                "numb_doc_korr": "12-34/567" if tip == 1 else "",
+                "name_doc_korr": "Act",
+            }
+        else:
+            korr = {
+                "tip_korr": draw(st.sampled_from([tip, ["self", "ordered"][tip]])) if lenient else tip,
+                "data_korr": korr_day.strftime("%d.%m.%Y") if lenient and draw(st.booleans()) else korr_day.isoformat(),
+                "nomer_predpisaniya": "12-34/567" if tip == 1 else "",
+            }
+    elif lenient and sign in (2, 4) and draw(st.booleans()):
+        # The vendor's plugin: every return names its basis document.
+        day = draw(st.dates(min_value=dt.date(2024, 1, 1), max_value=today))
+        seconds = int(dt.datetime(day.year, day.month, day.day, tzinfo=_MSK).timestamp())
+        number = str(draw(st.integers(1, 10**6)))
+        korr = {"name_doc_korr": "Заказ", "date_doc_korr": str(seconds), "num_doc_korr": number}
     # VAT by date: returns may use any rate, corrections those of the corrected date.
     vat_day = None if sign in (2, 4) else (korr_day or today)
     products = draw(st.lists(_product(vat_day, lenient), min_size=1, max_size=max_products))

@@ -18,6 +18,9 @@ DEFAULT_MAX_HEADERS = 100
 DEFAULT_HEADER_TIMEOUT = 10.0
 DEFAULT_BODY_TIMEOUT = 30.0
 DEFAULT_MAX_CONNECTIONS = 1000
+DEFAULT_MAX_QUEUE_DEPTH = 100_000
+DEFAULT_MAX_PENDING_AGE_SECONDS = 300.0
+LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(ValueError):
@@ -45,6 +48,22 @@ class Settings:
     log_level: str = "INFO"
     max_body: int = DEFAULT_MAX_BODY
     http: HttpLimits = field(default_factory=HttpLimits)
+    # -- backpressure (docs/operations.md, "Backpressure"); 0 turns a limit off
+    max_queue_depth: int = DEFAULT_MAX_QUEUE_DEPTH
+    max_pending_age_seconds: float = DEFAULT_MAX_PENDING_AGE_SECONDS
+    kassa_rate: float = 0.0  # requests per second per kassa (or cluster)
+    kassa_burst: int = 0  # the bucket's size; 0: twice the rate, at least 10
+    # -- logs
+    log_format: str = "text"  # text | json
+    #: This installation's public address (``https://kassa.example.com``): the base of the
+    #: URLs in status answers and ``check_kkt_operator``. Empty: the address a status request
+    #: came to (``effective_public_url`` where there is no request: callbacks, waits).
+    public_url: str = ""
+
+    @property
+    def effective_public_url(self) -> str:
+        """``public_url``, or ``http://host:port`` when it is not set."""
+        return self.public_url or f"http://{self.host}:{self.port}"
 
     @property
     def effective_database_url(self) -> str:
@@ -88,9 +107,12 @@ def _float_env(env: dict[str, str], name: str, default: float) -> float:
     if raw is None or raw == "":
         return default
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise ConfigError(f"{name} must be a finite number >= 0, got {raw!r}")
+    return value
 
 
 def load_http_limits(env: dict[str, str] | None = None) -> HttpLimits:
@@ -127,6 +149,12 @@ def load_settings(env: dict[str, str] | None = None, **overrides: object) -> Set
         log_level=(env.get("KASSAGATE_LOG_LEVEL") or "INFO").upper(),
         max_body=_int_env(env, "KASSAGATE_MAX_BODY", DEFAULT_MAX_BODY),
         http=load_http_limits(env),
+        public_url=env.get("KASSAGATE_PUBLIC_URL") or "",
+        max_queue_depth=_int_env(env, "KASSAGATE_MAX_QUEUE_DEPTH", DEFAULT_MAX_QUEUE_DEPTH),
+        max_pending_age_seconds=_float_env(env, "KASSAGATE_MAX_PENDING_AGE_SECONDS", DEFAULT_MAX_PENDING_AGE_SECONDS),
+        kassa_rate=_float_env(env, "KASSAGATE_KASSA_RATE", 0.0),
+        kassa_burst=_int_env(env, "KASSAGATE_KASSA_BURST", 0),
+        log_format=(env.get("KASSAGATE_LOG_FORMAT") or "text").lower(),
     )
     if "data_dir" in overrides and overrides["data_dir"] is not None:
         overrides["data_dir"] = Path(str(overrides["data_dir"]))
@@ -135,5 +163,15 @@ def load_settings(env: dict[str, str] | None = None, **overrides: object) -> Set
         raise ConfigError(f"KASSAGATE_RSA_BITS must be one of {ALLOWED_RSA_BITS}, got {s.rsa_bits}")
     if not 0 < s.port < 65536:
         raise ConfigError(f"port must be 1-65535, got {s.port}")
+    if s.max_queue_depth < 0 or s.kassa_burst < 0:
+        raise ConfigError("KASSAGATE_MAX_QUEUE_DEPTH and KASSAGATE_KASSA_BURST must be >= 0")
+    if s.log_format not in LOG_FORMATS:
+        raise ConfigError(f"KASSAGATE_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, got {s.log_format!r}")
     s.effective_database_url  # noqa: B018 - validates the URL early
+    if s.public_url:
+        if not s.public_url.startswith(("http://", "https://")) or any(c in s.public_url for c in " ?#"):
+            raise ConfigError(
+                f"KASSAGATE_PUBLIC_URL must be an http:// or https:// address without query, got {s.public_url!r}"
+            )
+        s = replace(s, public_url=s.public_url.rstrip("/"))
     return s

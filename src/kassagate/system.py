@@ -11,12 +11,14 @@ from contextlib import suppress
 from typing import Any
 
 import uvicorn
+from prometheus_client import start_http_server
 
 from kassagate.config import Settings
 from kassagate.front.app import create_front_app
 from kassagate.front.context import FrontContext
 from kassagate.http_limits import limited_protocol
 from kassagate.logs import configure_logging
+from kassagate.metrics import Metrics
 from kassagate.processing.service import Processing, render_status, wait_ended
 from kassagate.storage.db import open_database
 
@@ -31,10 +33,15 @@ def _install_stop(stop: asyncio.Event) -> None:
 
 
 async def run_serve(settings: Settings, *, demo: bool = False, workers: bool = True) -> None:
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     ctx = await FrontContext.open(settings)
-    processing = Processing(ctx.db, settings.data_dir) if workers else None
+    metrics = Metrics()
+    processing = (
+        Processing(ctx.db, settings.data_dir, metrics=metrics, public_url=settings.effective_public_url)
+        if workers
+        else None
+    )
     stop = asyncio.Event()
     try:
         if demo:
@@ -45,6 +52,8 @@ async def run_serve(settings: Settings, *, demo: bool = False, workers: bool = T
             ctx,
             handover=processing,
             wait_for=processing.status_when_finished if processing else _poll_status(ctx),
+            metrics=metrics,
+            checks=[processing.not_running] if processing is not None else [],
         )
         if processing is not None:
             processing.start(stop)
@@ -84,21 +93,29 @@ def _poll_status(ctx: FrontContext) -> Callable[[int, float], Awaitable[dict[str
     async def wait_for(request_id: int, seconds: float) -> dict[str, Any] | None:
         if not await wait_ended(ctx.db, request_id, seconds):
             return None
-        return await render_status(ctx.db, request_id)
+        return await render_status(ctx.db, request_id, ctx.settings.effective_public_url)
 
     return wait_for
 
 
-async def run_worker(settings: Settings) -> None:
-    configure_logging(settings.log_level)
+async def run_worker(settings: Settings, *, metrics_port: int | None = None) -> None:
+    """``metrics_port``: serve this process's metrics (processing's counters and the
+    registers' gauges; the queue's gauges are the front servers')."""
+    configure_logging(settings.log_level, settings.log_format)
     db = await open_database(settings.effective_database_url)
-    processing = Processing(db, settings.data_dir)
+    metrics = Metrics()
+    processing = Processing(db, settings.data_dir, metrics=metrics, public_url=settings.effective_public_url)
     stop = asyncio.Event()
     _install_stop(stop)
+    exporter = None
+    if metrics_port is not None:
+        exporter, _thread = start_http_server(metrics_port, addr=settings.host, registry=metrics.registry)
     processing.start(stop)
     log.info("kassagate worker %s running", processing.worker.owner)
     try:
         await stop.wait()
     finally:
+        if exporter is not None:
+            exporter.shutdown()
         await processing.close()
         await db.close()

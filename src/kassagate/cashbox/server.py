@@ -3,16 +3,22 @@
 Every call is ``POST /<endpoint>`` with the wire body of ``wire.py``; every answer is a
 JSON object with HTTP 200, including errors (an unknown endpoint is code 9, a non-POST
 method code 2). Nothing here ever answers an HTTP error status or a traceback.
+
+Each call is logged in one line at INFO: request id (the caller's ``X-Request-ID`` or a
+new one), endpoint, code and duration; never the body (it holds the merchantID's
+signature and the receipt).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from kassagate.core.codes import CashboxCode
 from kassagate.core.register import ENDPOINTS, CashboxError, error_answer
+from kassagate.logs import begin_request
 
 from .virtual import VirtualRegister
 from .wire import decode_request, encode_answer
@@ -70,6 +76,7 @@ def create_app(register: VirtualRegister) -> Callable[[Scope, Receive, Send], Aw
             if scope["type"] == "lifespan":
                 await _lifespan(receive, send)
             return
+        started = time.perf_counter()
         msg = await receive()
         body: bytes | None
         if msg["type"] == "http.request" and not msg.get("more_body", False):  # the whole body at once
@@ -90,6 +97,8 @@ def create_app(register: VirtualRegister) -> Callable[[Scope, Receive, Send], Aw
         await send({"type": "http.response.start", "status": 200,
                     "headers": [_CONTENT_TYPE, (b"content-length", str(len(out)).encode())]})
         await send({"type": "http.response.body", "body": out})
+        if log.isEnabledFor(logging.INFO):
+            _log_call(scope, answer, started)
 
     return app
 
@@ -99,6 +108,17 @@ def limit_answer(status: int, message: str) -> bytes:
     slow, body too slow, too many connections) in the protocol's form: code 2, and what
     was over which limit."""
     return encode_answer(error_answer(CashboxCode.INVALID_JSON, message))
+
+
+def _log_call(scope: Scope, answer: dict[str, Any], started: float) -> None:
+    header = next((v for k, v in scope["headers"] if k == b"x-request-id"), None)
+    trace = begin_request(header)
+    ms = round((time.perf_counter() - started) * 1000, 2)
+    endpoint = scope["path"].strip("/")[:40]
+    fields = {"request_id": trace.request_id,
+              "endpoint": endpoint if endpoint in _ENDPOINTS else "(unknown)", "code": answer.get("code"),
+              "duration_ms": ms}
+    log.info("call", extra={"fields": fields})
 
 
 def _call(register: VirtualRegister, scope: Scope, body: bytes) -> tuple[str, dict[str, Any]] | dict[str, Any]:

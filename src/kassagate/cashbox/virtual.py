@@ -32,6 +32,7 @@ from kassagate.core.codes import CashboxCode
 from kassagate.core.fn import FiscalDrive
 from kassagate.core.register import READ_ONLY, Doc, Register, RegisterState, error_answer
 from kassagate.core.register.model import TIME_FORMAT
+from kassagate.core.register.rules import check_tax_rates
 from kassagate.core.tables import FN_VALIDITY_MONTHS
 
 from .journal import CHECKPOINT_WAL_BYTES, Journal, JournalError
@@ -64,11 +65,33 @@ def _identity(state: RegisterState) -> RegisterIdentity:
     return RegisterIdentity(state.kkt_serial, fn.serial if fn else None, fn.reg_number if fn else None)
 
 
+#: ``configure``'s default: leave the register's tax-rate setting as it is.
+KEEP: Any = object()
+ID_TYPES = {"shift_id_type": ("int", "string"), "fiscal_id_type": ("string", "int")}
+
+
+def configure(state: RegisterState, *, tax_rates: list[int] | None = KEEP, shift_id_type: str | None = None,
+              fiscal_id_type: str | None = None) -> None:
+    """Apply the register's settings to ``state`` (ValueError says what is wrong):
+    ``tax_rates`` a fixed list of percents × 100 (None: the Russian VAT table by date),
+    ``shift_id_type`` (``int``/``string``) and ``fiscal_id_type`` (``string``/``int``): the
+    JSON type of ``shiftID`` and ``fiscalID`` in answers."""
+    if tax_rates is not KEEP:
+        state.tax_rates = None if tax_rates is None else check_tax_rates(list(tax_rates))
+    for name, value in (("shift_id_type", shift_id_type), ("fiscal_id_type", fiscal_id_type)):
+        if value is None:
+            continue
+        if value not in ID_TYPES[name]:
+            raise ValueError(f"{name.replace('_', '-')} must be one of {', '.join(ID_TYPES[name])}, got {value!r}")
+        setattr(state, name, value)
+
+
 def create_register(path: Path, *, merchant_id: str, registered: bool = True, auto_shift: bool = True,
                     fn_capacity: int = 250_000, fn_validity_months: int = 36, now: dt.datetime | None = None,
-                    timezone: str = DEFAULT_TIMEZONE) -> RegisterIdentity:
+                    timezone: str = DEFAULT_TIMEZONE, tax_rates: list[int] | None = None,
+                    shift_id_type: str = "int", fiscal_id_type: str = "string") -> RegisterIdentity:
     """Create a register's journal at ``path`` (a new file). ``registered``: an FN is
-    installed and the registration report is FD 1."""
+    installed and the registration report is FD 1. The settings: see ``configure``."""
     if not merchant_id:
         raise ValueError("merchant_id must not be empty")
     if fn_validity_months not in FN_VALIDITY_MONTHS:
@@ -79,6 +102,8 @@ def create_register(path: Path, *, merchant_id: str, registered: bool = True, au
         tz = zoneinfo.ZoneInfo(timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"unknown time zone {timezone!r} (an IANA name such as Europe/Moscow)") from None
+    settings = RegisterState(kkt_serial="", merchant_id="")
+    configure(settings, tax_rates=tax_rates, shift_id_type=shift_id_type, fiscal_id_type=fiscal_id_type)
     now = (now or dt.datetime.now(tz)).astimezone(tz)
     path = Path(path)
     if path.exists() and path.stat().st_size > 0:
@@ -100,7 +125,8 @@ def create_register(path: Path, *, merchant_id: str, registered: bool = True, au
                              key_hex=secrets.token_hex(32), registered_at=now.replace(tzinfo=None).isoformat(),
                              capacity=fn_capacity, validity_months=fn_validity_months)
         state = RegisterState(kkt_serial="0" + _digits(19), merchant_id=merchant_id, fn=fn, auto_shift=auto_shift,
-                              timezone=timezone)
+                              timezone=timezone, tax_rates=settings.tax_rates, shift_id_type=settings.shift_id_type,
+                              fiscal_id_type=settings.fiscal_id_type)
         if fn is not None:
             fd, fp = fn.issue("registration", now)
             state.last_doc_id = 1

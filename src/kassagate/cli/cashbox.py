@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 from pathlib import Path
 from typing import Annotated, cast
@@ -19,7 +18,9 @@ import typer
 
 from kassagate.cashbox.journal import Journal, JournalError
 from kassagate.cashbox.virtual import (
+    KEEP,
     VirtualRegister,
+    configure,
     create_register,
     env_merchant_id,
     new_merchant_id,
@@ -29,6 +30,8 @@ from kassagate.cashbox.virtual import (
 )
 from kassagate.core.fn import FnFault
 from kassagate.core.qr import verify_qr
+from kassagate.core.register.rules import parse_tax_rates
+from kassagate.logs import configure_from_env
 
 DEFAULT_PORT = 8008
 JOURNAL_FILE = "cashbox.sqlite3"
@@ -53,15 +56,21 @@ def _write_secret(path: Path, value: str) -> None:
     os.chmod(path, 0o600)
 
 
-def prepare(data_dir: Path, merchant_id: str | None, auto_shift: bool, timezone: str) -> tuple[Path, str]:
-    """Create the register on first start; apply a given merchant ID and the shift mode.
+def prepare(data_dir: Path, merchant_id: str | None, auto_shift: bool, timezone: str, *,
+            tax_rates: str | None = None, shift_id_type: str | None = None,
+            fiscal_id_type: str | None = None) -> tuple[Path, str]:
+    """Create the register on first start; apply a given merchant ID, the shift mode and
+    the settings given (``tax_rates``: ``ru`` or ``1800,800,0``; None keeps the stored one).
     Returns (journal path, a sentence saying where the merchant ID is)."""
+    rates = KEEP if tax_rates is None else parse_tax_rates(tax_rates)
     data_dir.mkdir(parents=True, exist_ok=True)
     path = journal_path(data_dir)
     secret_file = data_dir / MERCHANT_ID_FILE
     if not path.exists():
         mid = merchant_id or new_merchant_id()
-        create_register(path, merchant_id=mid, auto_shift=auto_shift, timezone=timezone)
+        create_register(path, merchant_id=mid, auto_shift=auto_shift, timezone=timezone,
+                        tax_rates=None if rates is KEEP else rates, shift_id_type=shift_id_type or "int",
+                        fiscal_id_type=fiscal_id_type or "string")
         _write_secret(secret_file, mid)
         how = "given" if merchant_id else "generated"
         return path, f"merchant ID ({how}) stored in {secret_file} (mode 0600)"
@@ -70,6 +79,11 @@ def prepare(data_dir: Path, merchant_id: str | None, auto_shift: bool, timezone:
         j.begin()
         state = j.load_state()
         state.auto_shift = auto_shift
+        try:
+            configure(state, tax_rates=rates, shift_id_type=shift_id_type, fiscal_id_type=fiscal_id_type)
+        except ValueError:
+            j.rollback()
+            raise
         if merchant_id:
             state.merchant_id = merchant_id
         j.save_state(state)
@@ -111,15 +125,25 @@ def cashbox(
         help="Cloud mode: open and rotate shifts automatically; --no-auto-shift: device mode (codes 6, 22).")] = True,
     timezone: Annotated[str, typer.Option("--timezone", help="The register's local time zone (set on first "
                                                              "start).")] = "Europe/Moscow",
+    tax_rates: Annotated[str | None, typer.Option(
+        "--tax-rates", help="The tax percents × 100 the register accepts, e.g. 1800,800,200,0 (18 %, 8 %, 2 %, "
+                            "0 %); ru: the Russian VAT table by date (the default). Stored: kept until given "
+                            "again.")] = None,
+    shift_id_type: Annotated[str | None, typer.Option(
+        "--shift-id-type", help="JSON type of shiftID in answers: int (default) or string. Stored.")] = None,
+    fiscal_id_type: Annotated[str | None, typer.Option(
+        "--fiscal-id-type", help="JSON type of fiscalID in answers: string (default, 12 digits) or int. "
+                                 "Stored.")] = None,
 ) -> None:
     """Start one standalone virtual cash register (Cashbox protocol, emulated fiscal drive)."""
     d = _data_dir(data_dir)
     try:
-        path, where = prepare(d, merchant_id or env_merchant_id(), auto_shift, timezone)
+        path, where = prepare(d, merchant_id or env_merchant_id(), auto_shift, timezone, tax_rates=tax_rates,
+                              shift_id_type=shift_id_type, fiscal_id_type=fiscal_id_type)
     except (JournalError, ValueError, OSError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
-    logging.basicConfig(level=os.environ.get("KASSAGATE_LOG_LEVEL", "INFO").upper())
+    configure_from_env()
     typer.echo(f"kassagate cashbox: journal {path}; {where}")
     typer.echo(f"listening on http://{host}:{port}/ ({'cloud' if auto_shift else 'device'} mode)")
     try:

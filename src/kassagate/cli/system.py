@@ -169,11 +169,17 @@ def serve(
     _run_service(run_serve(settings, demo=demo, workers=workers))
 
 
-def worker(data_dir: DataDir = None) -> None:
+def worker(
+    data_dir: DataDir = None,
+    metrics_port: Annotated[int | None, typer.Option(
+        "--metrics-port", help="Serve this worker's Prometheus metrics on this port (at KASSAGATE_HOST).")] = None,
+) -> None:
     """Processing alone, beside separate front servers on a shared database."""
     from kassagate.system import run_worker
 
-    _run_service(run_worker(_settings(data_dir=data_dir)))
+    if metrics_port is not None and not 0 < metrics_port < 65536:
+        raise _fail(f"--metrics-port must be 1-65535, got {metrics_port}")
+    _run_service(run_worker(_settings(data_dir=data_dir), metrics_port=metrics_port))
 
 
 def register(app: typer.Typer) -> None:

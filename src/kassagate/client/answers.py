@@ -227,6 +227,13 @@ class Status:
     check_num_in_shift: int | None = None
     check_qr_code: str | None = None
     check_qr_code_img_b64: str | None = field(default=None, repr=False)
+    status_code: str | None = None
+    check_name: str | None = None
+    check_dt_ofdtime: str | None = None
+    check_kkt_operator: str | None = None
+    check_site_fns: str | None = None
+    check_qr_code_img_url: str | None = None
+    check_qr_code_nano_url: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -298,6 +305,13 @@ _STATUS_STR_FIELDS = (
     "check_kkt_rn",
     "check_qr_code",
     "check_qr_code_img_b64",
+    "status_code",
+    "check_name",
+    "check_dt_ofdtime",
+    "check_kkt_operator",
+    "check_site_fns",
+    "check_qr_code_img_url",
+    "check_qr_code_nano_url",
 )
 
 
@@ -308,6 +322,8 @@ def parse_status(obj: Mapping[str, Any]) -> Status:
     if status is None:
         raise ProtocolError("the status answer has no numeric check_status", http_status=200)
     values: dict[str, Any] = {name: _opt_int(obj.get(name)) for name in _STATUS_INT_FIELDS}
+    if obj.get("error_code") in ("000", ""):  # "000": no error (pending, fiscalized, debug)
+        values["error_code"] = None
     values.update({name: _opt_str(obj.get(name)) for name in _STATUS_STR_FIELDS})
     return Status(check_status=status, raw=dict(obj), **values)
 

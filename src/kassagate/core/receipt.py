@@ -83,6 +83,34 @@ MAX_KASSATOKEN = 256
 CHECK_SEND_TYPES = ("email", "phone", "none")
 #: Correction type, tag 1173: 0 made by the merchant on its own, 1 by order of the tax office.
 CORRECTION_TYPES: dict[int, str] = {0: "self", 1: "ordered"}
+#: ``korr_arr`` amounts by VAT rate (FFD 1.05 correction) -> the VAT code (tag 1199) of the rate.
+KORR_VAT_FIELDS: dict[str, int] = {
+    "money_nds_20": 1,
+    "money_nds_10": 2,
+    "money_nds_20_120": 3,
+    "money_nds_10_110": 4,
+    "money_nds_0": 5,
+    "money_bez_nds": 6,
+    "money_nds_5": 7,
+    "money_nds_7": 8,
+    "money_nds_5_105": 9,
+    "money_nds_7_107": 10,
+    "money_nds_22": 11,
+    "money_nds_22_122": 12,
+}
+#: Wire names of ``korr_arr`` fields, the vendor's name first, then its aliases.
+KORR_TYPE_NAMES = ("type_korr", "tip_korr")
+KORR_DATE_NAMES = ("date_doc_korr", "data_korr")
+KORR_NUMBER_NAMES = ("numb_doc_korr", "num_doc_korr", "nomer_predpisaniya")
+MAX_NAME_DOC_KORR = 256  # tag 1177
+#: ``priznak_agenta`` values that mean "not an agent" besides a missing field: the vendor's
+#: plugin sends 40 (or "40") by default.
+NOT_AGENT_TEXTS = frozenset({"none", "", "40"})
+NOT_AGENT_NUMBER = 40
+#: Dates given as unix seconds (``date_doc_korr``) are read in Moscow time, as the front's
+#: settlement dates are.
+MSK = dt.timezone(dt.timedelta(hours=3), "MSK")
+_MAX_UNIX_SECONDS = 253402300799  # 9999-12-31T23:59:59Z
 
 #: Agent strings of a product line: wire name -> (FFD tag, kind, max length).
 AGENT_FIELDS: dict[str, tuple[int, str, int]] = {
@@ -272,25 +300,41 @@ class Total:
 
 @dataclass(frozen=True, slots=True)
 class Correction:
-    """``korr_arr``: present only on a correction receipt (kassagate's wire extension).
+    """``korr_arr``: a correction (``type_korr`` set) or the basis document of a return.
 
-    - ``tip_korr`` (tag 1173): 0 = made by the merchant on its own (``"self"``),
-      1 = by order of the tax office (``"ordered"``);
-    - ``data_korr`` (tag 1178): the date of the settlement being corrected;
-    - ``nomer_predpisaniya`` (tag 1179): the tax office's order number, required when
-      ``tip_korr`` = 1, optional otherwise.
+    - ``type_korr`` (tag 1173): 0 = made by the merchant on its own (``"self"``),
+      1 = by order of the tax office (``"ordered"``); ``None`` on a return that only names
+      its basis document (an ordinary return, see :attr:`Receipt.correction_form`);
+    - ``date_doc_korr`` (tag 1178): the date of the settlement (or basis document);
+    - ``numb_doc_korr`` (tag 1179): the basis document's number (the tax office's order
+      number), required when ``type_korr`` = 1;
+    - ``name_doc_korr`` (tag 1177): the basis document's name;
+    - ``fio_upolnomoch``, ``inn_upolnomoch``: who made the correction;
+    - ``vat_amounts``: the FFD 1.05 amounts by VAT rate, ``(wire name, kopecks)`` in the
+      order of :data:`KORR_VAT_FIELDS`, only the ones sent.
     """
 
-    tip_korr: int
-    data_korr: dt.date
-    nomer_predpisaniya: str = ""
+    type_korr: int | None
+    date_doc_korr: dt.date | None
+    numb_doc_korr: str = ""
+    name_doc_korr: str = ""
+    fio_upolnomoch: str = ""
+    inn_upolnomoch: str = field(default="", repr=False)
+    vat_amounts: tuple[tuple[str, int], ...] = ()
 
     def to_wire(self) -> dict[str, Any]:
-        return {
-            "tip_korr": self.tip_korr,
-            "data_korr": self.data_korr.isoformat(),
-            "nomer_predpisaniya": self.nomer_predpisaniya,
-        }
+        out: dict[str, Any] = {}
+        if self.type_korr is not None:
+            out["type_korr"] = self.type_korr
+        out.update(
+            date_doc_korr="" if self.date_doc_korr is None else self.date_doc_korr.isoformat(),
+            numb_doc_korr=self.numb_doc_korr,
+            name_doc_korr=self.name_doc_korr,
+            fio_upolnomoch=self.fio_upolnomoch,
+            inn_upolnomoch=self.inn_upolnomoch,
+        )
+        out.update(self.vat_amounts)
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,7 +366,19 @@ class Receipt:
 
     @property
     def is_correction(self) -> bool:
-        return self.korr_arr is not None
+        """A correction receipt (``korr_arr`` with ``type_korr``); a return that only names
+        its basis document is not one."""
+        return self.korr_arr is not None and self.korr_arr.type_korr is not None
+
+    @property
+    def correction_form(self) -> str | None:
+        """``"ffd105"`` (a correction by amounts, no lines), ``"ffd12"`` (a correction with
+        lines), ``"basis"`` (a return naming its basis document) or ``None`` (no ``korr_arr``)."""
+        if self.korr_arr is None:
+            return None
+        if self.korr_arr.type_korr is None:
+            return "basis"
+        return "ffd12" if self.products_arr else "ffd105"
 
     @property
     def total(self) -> int:
@@ -651,8 +707,12 @@ def _parse(obj: Any, *, today: dt.date | None) -> Receipt:
 
     itog = _parse_total(_Obj(_as_object(top.required("itog_arr"), "itog_arr"), "itog_arr"))
     korr = None
-    if obj.get("korr_arr") is not None:
-        korr = _parse_correction(_Obj(_as_object(obj["korr_arr"], "korr_arr"), "korr_arr"), today)
+    korr_obj = None
+    raw_korr = obj.get("korr_arr")
+    if raw_korr is not None and raw_korr is not False and raw_korr not in ("", [], {}):
+        korr_obj = _Obj(_as_object(raw_korr, "korr_arr"), "korr_arr")
+        korr = _parse_correction(korr_obj, today, itog)
+    correction = korr is not None and korr.type_korr is not None
 
     # VAT by date: a sale or purchase uses the rates valid today; a correction those valid on
     # the corrected settlement's date; a return any rate of the table (the original
@@ -660,11 +720,38 @@ def _parse(obj: Any, *, today: dt.date | None) -> Receipt:
     vat_day: dt.date | None
     if today is None or SettlementSign(itog.priznak_rascheta).is_return:
         vat_day = None
-    elif korr is not None:
-        vat_day = korr.data_korr
+    elif correction:
+        assert korr is not None
+        vat_day = korr.date_doc_korr
     else:
         vat_day = today
 
+    raw_products = obj.get("products_arr")
+    if correction and raw_products in (None, [], {}):
+        # FFD 1.05 correction: no lines, the amounts by VAT rate in korr_arr.
+        assert korr is not None
+        if not korr.vat_amounts:
+            names = ", ".join(KORR_VAT_FIELDS)
+            raise ReceiptError(
+                "korr_arr",
+                f"a correction without products_arr needs its amounts by VAT rate: at least one of {names}",
+            )
+        payment = _parse_payment(_payment_source(top, korr_obj), check_send_type)
+        _check_payments(payment, itog)
+        return Receipt(
+            kassaid=kassaid,
+            kassatoken=kassatoken,
+            cms=cms,
+            check_send_type=check_send_type,
+            products_arr=(),
+            oplata_arr=payment,
+            itog_arr=itog,
+            name_zakaz=name_zakaz,
+            check_vend_address=vend_address,
+            check_vend_mesto=vend_mesto,
+            check_vend_num_avtovat=vend_num,
+            korr_arr=korr,
+        )
     raw_products = top.required("products_arr")
     if (
         isinstance(raw_products, dict)
@@ -680,10 +767,15 @@ def _parse(obj: Any, *, today: dt.date | None) -> Receipt:
     if len(raw_products) > MAX_PRODUCTS:
         raise ReceiptError("products_arr", f"expected at most {MAX_PRODUCTS} products, got {len(raw_products)}")
     products = tuple(
-        _parse_product(raw, f"products_arr[{i}]", vat_day, korr is not None) for i, raw in enumerate(raw_products)
+        _parse_product(raw, f"products_arr[{i}]", vat_day, correction) for i, raw in enumerate(raw_products)
     )
 
-    payment = _parse_payment(_Obj(_as_object(top.required("oplata_arr"), "oplata_arr"), "oplata_arr"), check_send_type)
+    if not correction:
+        payment = _parse_payment(
+            _Obj(_as_object(top.required("oplata_arr"), "oplata_arr"), "oplata_arr"), check_send_type
+        )
+    else:
+        payment = _parse_payment(_payment_source(top, korr_obj), check_send_type)
 
     total = sum(p.summa for p in products)
     if itog.itog_cheka != total:
@@ -692,13 +784,7 @@ def _parse(obj: Any, *, today: dt.date | None) -> Receipt:
             "itog_arr.itog_cheka",
             f"expected {total} (= Σ products_arr[].summa: {parts}), got {itog.itog_cheka}",
         )
-    paid = payment.money_total
-    if paid != itog.itog_cheka:
-        parts = " + ".join(f"{name} {getattr(payment, name)}" for name in PAYMENT_FORMS)
-        raise ReceiptError(
-            "oplata_arr",
-            f"expected the payments to add up to itog_cheka {itog.itog_cheka}, got {paid} (= {parts})",
-        )
+    _check_payments(payment, itog)
     if korr is not None and itog.itog_cheka == 0:
         raise ReceiptError("itog_arr.itog_cheka", "a correction settles an amount: expected more than 0, got 0")
 
@@ -716,6 +802,52 @@ def _parse(obj: Any, *, today: dt.date | None) -> Receipt:
         check_vend_num_avtovat=vend_num,
         korr_arr=korr,
     )
+
+
+def _check_payments(payment: Payment, itog: Total) -> None:
+    paid = payment.money_total
+    if paid != itog.itog_cheka:
+        parts = " + ".join(f"{name} {getattr(payment, name)}" for name in PAYMENT_FORMS)
+        raise ReceiptError(
+            "oplata_arr",
+            f"expected the payments to add up to itog_cheka {itog.itog_cheka}, got {paid} (= {parts})",
+        )
+
+
+class _MergedObj(_Obj):
+    """``oplata_arr`` with the fields that ``korr_arr`` carries instead (their paths name
+    ``korr_arr``)."""
+
+    __slots__ = ("moved",)
+
+    def __init__(self, data: Mapping[str, Any], path: str, moved: frozenset[str]) -> None:
+        super().__init__(data, path)
+        self.moved = moved
+
+    def p(self, name: str) -> str:
+        return f"korr_arr.{name}" if name in self.moved else _join(self.path, name)
+
+
+def _payment_source(top: _Obj, korr: _Obj | None) -> _Obj:
+    """``oplata_arr``, with ``rezhim_nalog`` and the payment split taken from ``korr_arr``
+    where it carries them (the vendor's correction formats). A ``korr_arr`` that carries any
+    ``money_*`` carries the whole split (a missing one is 0)."""
+    raw = top.get("oplata_arr")
+    moved: set[str] = set()
+    if korr is not None:
+        if korr.get("rezhim_nalog") is not None:
+            moved.add("rezhim_nalog")
+        if any(korr.get(name) is not None for name in PAYMENT_FORMS):
+            moved.update(PAYMENT_FORMS)
+    if not moved:
+        return _Obj(_as_object(top.required("oplata_arr"), "oplata_arr"), "oplata_arr")
+    data = dict(_as_object(raw, "oplata_arr")) if raw is not None else {}
+    assert korr is not None
+    for name in moved:
+        data[name] = korr.get(name)
+    if "rezhim_nalog" not in moved and data.get("rezhim_nalog") is None:
+        raise ReceiptError("korr_arr.rezhim_nalog", "required field is missing (or oplata_arr.rezhim_nalog)")
+    return _MergedObj(data, "oplata_arr", frozenset(moved))
 
 
 def _parse_total(o: _Obj) -> Total:
@@ -741,29 +873,123 @@ def _parse_date(value: Any, path: str) -> dt.date:
     raise ReceiptError(path, f"expected {what}, got {_describe(value)}")
 
 
-def _parse_correction(o: _Obj, today: dt.date | None) -> Correction:
-    raw_type = o.required("tip_korr")
-    if isinstance(raw_type, str) and raw_type.strip().lower() in ("self", "ordered"):
+def _parse_unix_date(value: Any, path: str) -> dt.date:
+    """``date_doc_korr``: unix seconds (a number or a string of digits, read in Moscow time)
+    or a date string as :func:`_parse_date` reads it."""
+    if isinstance(value, str) and not _DIGITS_RE.fullmatch(value.strip()):
+        try:
+            return _parse_date(value, path)
+        except ReceiptError:
+            pass
+    elif not isinstance(value, bool) and isinstance(value, int | float | str):
+        text = value.strip() if isinstance(value, str) else value
+        if isinstance(text, float) and not (math.isfinite(text) and text.is_integer()):
+            text = -1
+        seconds = int(text) if not isinstance(text, str) or len(text) <= _MAX_NUMBER_TEXT else -1
+        if 0 <= seconds <= _MAX_UNIX_SECONDS:
+            return dt.datetime.fromtimestamp(seconds, MSK).date()
+    raise ReceiptError(
+        path,
+        f'expected a date: unix seconds (a number or a string of digits), "YYYY-MM-DD" or "DD.MM.YYYY", '
+        f"got {_describe(value)}",
+    )
+
+
+def _pick(o: _Obj, names: tuple[str, ...]) -> tuple[str, Any]:
+    """The first of ``names`` (a field and its aliases) with a non-empty value, else the
+    first one present, else the first name; and its value (``None`` when none is sent)."""
+    present = None
+    for name in names:
+        value = o.get(name)
+        if value is None:
+            continue
+        if value != "" and value is not False:
+            return name, value
+        if present is None:
+            present = (name, value)
+    return present if present is not None else (names[0], None)
+
+
+def _parse_correction(o: _Obj, today: dt.date | None, itog: Total) -> Correction:
+    """``korr_arr`` in the vendor's three forms (``front.md`` §4): a correction (``type_korr``
+    set, with or without lines) or the basis document of a return (no ``type_korr``)."""
+    type_name, raw_type = _pick(o, KORR_TYPE_NAMES)
+    tip: int | None
+    if raw_type is None or raw_type == "" or raw_type is False:
+        tip = None
+        if not SettlementSign(itog.priznak_rascheta).is_return:
+            raise ReceiptError(
+                o.p("type_korr"),
+                "required on a correction: 0 or \"self\" (on the merchant's own initiative), 1 or \"ordered\" "
+                "(by order of the tax office); a korr_arr without it only names the basis document of a return "
+                f"(itog_arr.priznak_rascheta 2 or 4), got priznak_rascheta {itog.priznak_rascheta}",
+            )
+    elif isinstance(raw_type, str) and raw_type.strip().lower() in ("self", "ordered"):
         tip = 0 if raw_type.strip().lower() == "self" else 1
     else:
         tip = _enum(
             raw_type,
-            o.p("tip_korr"),
+            o.p(type_name),
             CORRECTION_TYPES,
             'a correction type (tag 1173): 0 or "self" (on the merchant\'s own initiative), 1 or "ordered" '
             "(by order of the tax office)",
         )
-    day = _parse_date(o.required("data_korr"), o.p("data_korr"))
-    if today is not None and day > today:
-        raise ReceiptError(
-            o.p("data_korr"), f"expected the date of a past settlement (at most {today.isoformat()}), got {day}"
+
+    date_name, raw_date = _pick(o, KORR_DATE_NAMES)
+    day: dt.date | None = None
+    if raw_date is None or raw_date == "" or raw_date is False:
+        if tip is not None:
+            raise ReceiptError(
+                o.p(date_name),
+                "required on a correction: the date of the corrected settlement (tag 1178), "
+                'unix seconds or "YYYY-MM-DD"',
+            )
+    else:
+        # kassagate's own alias data_korr takes a date; the vendor's name takes unix seconds too.
+        day = _parse_date(raw_date, o.p(date_name)) if date_name == "data_korr" else _parse_unix_date(
+            raw_date, o.p(date_name)
         )
-    number = _text(
-        o.get("nomer_predpisaniya"), o.p("nomer_predpisaniya"), max_len=MAX_NOMER_PREDPISANIYA, numbers_ok=True
-    )
+        if today is not None and day > today:
+            raise ReceiptError(
+                o.p(date_name), f"expected the date of a past settlement (at most {today.isoformat()}), got {day}"
+            )
+
+    number_name, raw_number = _pick(o, KORR_NUMBER_NAMES)
+    number = _text(raw_number, o.p(number_name), max_len=MAX_NOMER_PREDPISANIYA, numbers_ok=True)
     if tip == 1 and not number.strip():
-        raise ReceiptError(o.p("nomer_predpisaniya"), "required when tip_korr is 1 (correction by order)")
-    return Correction(tip_korr=tip, data_korr=day, nomer_predpisaniya=number)
+        raise ReceiptError(o.p(number_name), f"required when {type_name} is 1 (correction by order)")
+    name_doc = _text(o.get("name_doc_korr"), o.p("name_doc_korr"), max_len=MAX_NAME_DOC_KORR, numbers_ok=True)
+    if tip is None:
+        return Correction(type_korr=None, date_doc_korr=day, numb_doc_korr=number, name_doc_korr=name_doc)
+
+    fio = _text(o.get("fio_upolnomoch"), o.p("fio_upolnomoch"), max_len=MAX_KASSIR_FIO)
+    inn = _inn(o.get("inn_upolnomoch"), o.p("inn_upolnomoch"))
+    vats: list[tuple[str, int]] = []
+    for name, code in KORR_VAT_FIELDS.items():
+        raw = o.get(name)
+        if raw is None:
+            continue
+        amount = _money(raw, o.p(name))
+        if amount > itog.itog_cheka:
+            raise ReceiptError(o.p(name), f"expected at most itog_arr.itog_cheka {itog.itog_cheka}, got {amount}")
+        rate = VAT_RATES[code]
+        if amount and today is not None and day is not None and not rate.valid_on(day):
+            valid = ", ".join(n for n, c in KORR_VAT_FIELDS.items() if VAT_RATES[c].valid_on(day))
+            raise ReceiptError(
+                o.p(name),
+                f"VAT rate {rate.name} is {rate.describe_validity()}, not on the corrected settlement's date {day}; "
+                f"valid: {valid}",
+            )
+        vats.append((name, amount))
+    return Correction(
+        type_korr=tip,
+        date_doc_korr=day,
+        numb_doc_korr=number,
+        name_doc_korr=name_doc,
+        fio_upolnomoch=fio,
+        inn_upolnomoch=inn,
+        vat_amounts=tuple(vats),
+    )
 
 
 def _vat_hint(day: dt.date) -> str:
@@ -777,10 +1003,13 @@ def _parse_product(raw: Any, path: str, vat_day: dt.date | None, correction: boo
     o = _Obj(raw, path)
 
     name = _text(o.required("name_tovar"), o.p("name_tovar"), max_len=MAX_ITEM_NAME, required=True, numbers_ok=True)
-    base = _money(o.required("price_piece_bez_skidki"), o.p("price_piece_bez_skidki"))
+    raw_base = o.get("price_piece_bez_skidki")
+    base = None if raw_base is None else _money(raw_base, o.p("price_piece_bez_skidki"))
     qty = _kolvo(o.required("kolvo"), o.p("kolvo"))
     skidka = _money(o.get("skidka") if o.get("skidka") is not None else 0, o.p("skidka"))
     price = _money(o.required("price_piece"), o.p("price_piece"))
+    if base is None:
+        base = price  # optional: no discount before price_piece
     summa = _money(o.required("summa"), o.p("summa"))
 
     vat = _enum(
@@ -812,28 +1041,26 @@ def _parse_product(raw: Any, path: str, vat_day: dt.date | None, correction: boo
 
     raw_agent = o.get("priznak_agenta")
     agent: int | None
-    if raw_agent is None or (isinstance(raw_agent, str) and raw_agent.strip().lower() in ("none", "")):
+    if (
+        raw_agent is None
+        or (isinstance(raw_agent, str) and raw_agent.strip().lower() in NOT_AGENT_TEXTS)
+        or (raw_agent.__class__ in (int, float) and raw_agent == NOT_AGENT_NUMBER)
+    ):
         agent = None
     else:
         agent = _enum(raw_agent, o.p("priznak_agenta"), AGENT_SIGNS, 'an agent sign (tag 1222): "none" or 0 to 6')
+    # Not an agent's line: the agent and supplier strings are ignored whatever they hold
+    # (clients send them empty, or false for settings never saved) and not kept.
     agent_values: dict[str, str] = {}
-    for fname, (_tag, kind, max_len) in AGENT_FIELDS.items():
-        value = o.get(fname)
-        if kind == "phone":
-            agent_values[fname] = (
-                _phone(value, o.p(fname))
-                if agent is not None
-                else _text(value, o.p(fname), max_len=max_len, numbers_ok=True)
-            )
-        elif kind == "inn":
-            agent_values[fname] = (
-                _inn(value, o.p(fname))
-                if agent is not None
-                else _text(value, o.p(fname), max_len=max_len, numbers_ok=True)
-            )
-        else:
-            agent_values[fname] = _text(value, o.p(fname), max_len=max_len)
     if agent is not None:
+        for fname, (_tag, kind, max_len) in AGENT_FIELDS.items():
+            value = o.get(fname)
+            if kind == "phone":
+                agent_values[fname] = _phone(value, o.p(fname))
+            elif kind == "inn":
+                agent_values[fname] = _inn(value, o.p(fname))
+            else:
+                agent_values[fname] = _text(value, o.p(fname), max_len=max_len)
         for fname in (*AGENT_REQUIRED_FIELDS[agent], *_AGENT_SUPPLIER):
             if not agent_values[fname].strip():
                 tag = AGENT_FIELDS[fname][0]
@@ -854,23 +1081,22 @@ def _parse_product(raw: Any, path: str, vat_day: dt.date | None, correction: boo
 
     # Arithmetic (front.md section 4).
     gross = _round_half_up(Decimal(base) * qty)
-    if skidka > gross:
-        raise ReceiptError(
-            o.p("skidka"),
-            f"expected at most {gross} (= round(price_piece_bez_skidki {base} × kolvo {_fmt_qty(qty)})), got {skidka}",
-        )
-    expected = gross - skidka
-    if abs(summa - expected) > 1:
+    if skidka:
+        _check_discounted_summa(o, base, qty, skidka, summa, gross)
+    elif abs(summa - gross) > 1:
         raise ReceiptError(
             o.p("summa"),
-            f"expected {expected} (= round(price_piece_bez_skidki {base} × kolvo {_fmt_qty(qty)}) − skidka {skidka}), "
+            f"expected {gross} (= round(price_piece_bez_skidki {base} × kolvo {_fmt_qty(qty)}) − skidka 0), "
             f"got {summa}",
         )
-    if summa + skidka > MAX_MONEY:
+    # The line's amount before its discount, as the register receives it (itemAmount).
+    before = max(gross, summa) if skidka else summa
+    if before > MAX_MONEY:
         raise ReceiptError(
             o.p("skidka"),
-            f"expected the line's amount before its discount (summa {summa} + skidka {skidka}) to be at most "
-            f"{MAX_MONEY} kopecks, got {summa + skidka}",
+            f"expected the line's amount before its discount to be at most {MAX_MONEY} kopecks, got {before} "
+            f"(= round(price_piece_bez_skidki {base} × kolvo {_fmt_qty(qty)}): summa {summa} + discount "
+            f"{before - summa})",
         )
     tolerance = int(qty.to_integral_value(rounding=ROUND_CEILING))
     line = Decimal(price) * qty
@@ -897,6 +1123,37 @@ def _parse_product(raw: Any, path: str, vat_day: dt.date | None, correction: boo
         mera_kolva_predmeta_rasheta=measure,
         **agent_values,
     )
+
+
+def _check_discounted_summa(o: _Obj, base: int, qty: Decimal, skidka: int, summa: int, gross: int) -> None:
+    """``summa`` of a discounted line: ``skidka`` is read for the whole line (the protocol's
+    documentation) or per unit (the vendor's shop plugin); ``summa`` must match either
+    reading within 1 kopeck."""
+    per_line = gross - skidka if skidka <= gross else None
+    per_unit = _round_half_up(Decimal(base - skidka) * qty) if skidka <= base else None
+    q = _fmt_qty(qty)
+    if per_line is None and per_unit is None:
+        if gross >= base:
+            bound = f"{gross} (= round(price_piece_bez_skidki {base} × kolvo {q}))"
+        else:
+            bound = f"{base} (= price_piece_bez_skidki, a discount per unit)"
+        raise ReceiptError(o.p("skidka"), f"expected at most {bound}, got {skidka}")
+    if (per_line is not None and abs(summa - per_line) <= 1) or (per_unit is not None and abs(summa - per_unit) <= 1):
+        return
+    readings = []
+    if per_line is not None:
+        readings.append(
+            f"{per_line} (discount per line: round(price_piece_bez_skidki {base} × kolvo {q}) − skidka {skidka})"
+        )
+    else:
+        readings.append(f"nothing with the discount per line (skidka {skidka} is over round({base} × {q}) = {gross})")
+    if per_unit is not None:
+        readings.append(
+            f"{per_unit} (discount per unit: round((price_piece_bez_skidki {base} − skidka {skidka}) × kolvo {q}))"
+        )
+    else:
+        readings.append(f"nothing with the discount per unit (skidka {skidka} is over price_piece_bez_skidki {base})")
+    raise ReceiptError(o.p("summa"), f"expected {readings[0]} or {readings[1]}, got {summa}")
 
 
 def _parse_payment(o: _Obj, check_send_type: str) -> Payment:

@@ -166,3 +166,7 @@ SHIFT_MAX_DURATION = dt.timedelta(hours=24)
 DEBUG_FN_SERIAL = "9999999999999999"
 DEBUG_FD_NUMBER = 999
 DEBUG_FISCAL_SIGN = "9999999999"
+
+
+#: The tax authority's website (tag 1060), printed on every receipt.
+FNS_SITE = "www.nalog.gov.ru"

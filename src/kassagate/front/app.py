@@ -1,7 +1,9 @@
 """The front server's ASGI app (Starlette, msgspec JSON).
 
 Routes: ``POST /v1/fiscalize`` and ``/srv/igd.php`` (kassa mode), ``POST /v1/fiscalize/cluster``,
-``GET /v1/status`` and ``/getfp``, ``GET /v1/keys``. Every intake answer is JSON with
+``GET /v1/status`` and ``/getfp``, ``GET /v1/keys``, the QR picture ``GET /v1/qr.png`` and the
+public receipt page ``GET /check`` (both by ``nuid`` and ``qnuid``); for operators ``/healthz``,
+``/readyz``, ``/metrics`` and ``/openapi.json`` (``front/observe.py``). Every intake answer is JSON with
 ``status`` and ``code``; no request ever gets an HTTP 500 (an unexpected failure is code 80
 with a correlation id, logged). Every other answer is JSON too: an unknown path is HTTP
 404, a method a path does not take HTTP 405 (on an intake path with the code of a bad
@@ -12,22 +14,28 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import msgspec
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kassagate.core.codes import FRONT_MESSAGES, FrontCode
 from kassagate.front.context import FrontContext
 from kassagate.front.intake import Handover, Mode
-from kassagate.front.status import status_body, valid_ids
+from kassagate.front.observe import Check, observe_routes
+from kassagate.front.qr_png import qr_png
+from kassagate.front.receipt_page import render_receipt_page
+from kassagate.front.status import QR_IMAGE_PATH, RECEIPT_PAGE_PATH, status_body, valid_ids
+from kassagate.logs import Trace, begin_request
+from kassagate.metrics import Metrics
 
 log = logging.getLogger("kassagate.front.app")
 _encode = msgspec.json.Encoder().encode
@@ -91,6 +99,8 @@ def create_front_app(
     handover: Handover | None = None,
     wait_for: Callable[[int, float], Awaitable[dict[str, Any] | None]] | None = None,
     close_on_shutdown: bool = False,
+    metrics: Metrics | None = None,
+    checks: Sequence[Check] = (),
 ) -> ASGIApp:
     """The front server on ``ctx``; ``handover`` (processing in this process) is told about
     each accepted request, before and after its durable store (:class:`Handover`);
@@ -99,20 +109,47 @@ def create_front_app(
 
     ``close_on_shutdown``: close ``ctx`` in the ASGI lifespan shutdown (run uvicorn with
     lifespan on). Use it when the server owns the context: uvicorn re-raises SIGTERM/SIGINT
-    after its shutdown, so code after ``await server.serve()`` may never run."""
+    after its shutdown, so code after ``await server.serve()`` may never run.
+
+    ``metrics``: the process's metrics (processing's too, when it runs here); ``checks``:
+    readiness checks of the other parts of the process (``/readyz``)."""
     intake = ctx.intake(handover, wait_for)
     limit = ctx.settings.max_body
+    metrics = metrics or Metrics()
+    if ctx.gate is not None:
+        ctx.gate.on_refusal = metrics.intake_refused
 
-    async def status(request: Request) -> Response:
+    def public_url(request: Request) -> str:
+        """The installation's public address: the setting, else the address asked for."""
+        return ctx.settings.public_url or f"{request.url.scheme}://{request.url.netloc}"
+
+    async def request_row(request: Request) -> dict[str, Any] | None:
+        """The request named by ``nuid`` and ``qnuid``; None for a wrong, partial or missing
+        pair (one answer for all: never a hint that one half exists)."""
         nuid = request.query_params.get("nuid")
         qnuid = request.query_params.get("qnuid")
         if not valid_ids(nuid, qnuid):
-            return json_response({"status": "error", "error": "not found"}, 404)
+            return None
         assert nuid is not None and qnuid is not None
-        row = await ctx.requests.get_by_ids(nuid, qnuid)
+        return await ctx.requests.get_by_ids(nuid, qnuid)
+
+    async def status(request: Request) -> Response:
+        row = await request_row(request)
         if row is None:
             return json_response({"status": "error", "error": "not found"}, 404)
-        return json_response(status_body(row))
+        return json_response(status_body(row, public_url(request)))
+
+    async def qr_image(request: Request) -> Response:
+        row = await request_row(request)
+        if row is None or not row.get("qr"):
+            return PlainTextResponse("not found", 404)
+        return Response(qr_png(row["qr"]), media_type="image/png", headers={"cache-control": "public, max-age=86400"})
+
+    async def receipt_page(request: Request) -> Response:
+        row = await request_row(request)
+        if row is None:
+            return PlainTextResponse("not found", 404)
+        return HTMLResponse(render_receipt_page(row, public_url(request)))
 
     async def keys(request: Request) -> Response:
         await ctx.refresh_keys()
@@ -153,6 +190,9 @@ def create_front_app(
             Route("/v1/status", status, methods=["GET"]),
             Route("/getfp", status, methods=["GET"]),
             Route("/v1/keys", keys, methods=["GET"]),
+            Route(QR_IMAGE_PATH, qr_image, methods=["GET"]),
+            Route(RECEIPT_PAGE_PATH, receipt_page, methods=["GET"]),
+            *observe_routes(ctx, metrics, checks),
         ],
         exception_handlers={Exception: on_error, HTTPException: http_error},
     )
@@ -170,28 +210,48 @@ def create_front_app(
             payload = _encode({"status": "error", "code": str(int(code)), "error": "method not allowed: use POST"})
             await _send_json(send, 405, payload, (b"allow", b"POST"))
             return
+        started = time.perf_counter()
         await ctx.refresh_keys()
         content_type = ""
         too_long = False
+        request_id: bytes | None = None
         for name, value in scope["headers"]:
             if name == b"content-type":
                 content_type = value.decode("latin-1")
             elif name == b"content-length" and value.isdigit() and int(value) > limit:
                 too_long = True
+            elif name == b"x-request-id":
+                request_id = value
+        trace = begin_request(request_id)
         body = None if too_long else await _receive_limited(receive, limit)
         if body is _GONE:
             return  # the client left (or was cut off) before its body ended: nothing to answer
+        extra = [(b"x-request-id", trace.request_id.encode())]
         if body is None:
             code = FrontCode.ENVELOPE_INVALID if mode == "kassa" else FrontCode.CLUSTER_ENVELOPE_INVALID
             text = f"The body is over the limit of {limit} bytes."
             http_status, payload = 413, _encode({"status": "error", "code": str(int(code)), "error": text})
         else:
             result = await intake.handle(mode, body, content_type)
-            log.debug("%s intake: code %d", mode, int(result.code))
-            http_status, payload = result.http_status, _encode(result.body())
-        await _send_json(send, http_status, payload)
+            code, http_status, payload = result.code, result.http_status, _encode(result.body())
+            if result.retry_after is not None:
+                extra.append((b"retry-after", b"%d" % result.retry_after))
+        await _send_json(send, http_status, payload, *extra)
+        _intake_done(metrics, trace, scope["path"], int(code), started)
 
     return CatchAll(front)
+
+
+def _intake_done(metrics: Metrics, trace: Trace, path: str, code: int, started: float) -> None:
+    """The intake request's metrics and its log line (never a token or a receipt's content:
+    the line holds the request id, path, code, duration, account id and stored request)."""
+    seconds = time.perf_counter() - started
+    metrics.intake_answered(code, seconds)
+    if log.isEnabledFor(logging.INFO):
+        fields = {"request_id": trace.request_id,
+                  "path": path, "code": code, "duration_ms": round(seconds * 1000, 2), "kassaid": trace.kassaid,
+                  "request": trace.stored_id}
+        log.info("intake", extra={"fields": fields})
 
 
 _GONE = b"\x00gone"

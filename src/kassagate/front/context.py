@@ -17,9 +17,11 @@ from typing import Any, Literal, TypeVar
 
 from kassagate.config import Settings
 from kassagate.front import keys as keyfiles
+from kassagate.front.backpressure import Gate, KassaBuckets, QueueWatch
 from kassagate.front.crypto import CryptoPool
 from kassagate.front.intake import Handover, Intake
 from kassagate.storage.db import Database, open_database
+from kassagate.storage.metrics import queue_stats
 from kassagate.storage.repos import Accounts, Cluster, Kassa, Requests, RequestWriter
 from kassagate.storage.tokens import TokenVerifier
 
@@ -109,6 +111,16 @@ class AccountCache:
         return verdict.ok
 
 
+def backpressure_gate(settings: Settings, db: Database) -> Gate | None:
+    """The intake's backpressure (``front/backpressure.py``), None when every limit is off."""
+    watch = QueueWatch(
+        lambda: queue_stats(db), max_depth=settings.max_queue_depth, max_lag=settings.max_pending_age_seconds
+    )
+    buckets = KassaBuckets(settings.kassa_rate, settings.kassa_burst)
+    gate = Gate(watch, buckets)
+    return gate if gate.queue is not None or gate.buckets is not None else None
+
+
 @dataclass
 class FrontContext:
     settings: Settings
@@ -119,6 +131,7 @@ class FrontContext:
     keyring: keyfiles.KeyRing
     crypto: CryptoPool
     account_cache: AccountCache
+    gate: Gate | None = None
     _keys_checked: float = 0.0
     _keys_json: bytes = b""
     _reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -151,6 +164,7 @@ class FrontContext:
             keyring=ring,
             crypto=crypto,
             account_cache=AccountCache(accounts, requests, token_key, account_ttl),
+            gate=backpressure_gate(settings, db),
         )
         ctx._keys_checked = time.monotonic()
         log.info(
@@ -166,7 +180,9 @@ class FrontContext:
         handover: Handover | None = None,
         wait_for: Callable[[int, float], Awaitable[dict[str, Any] | None]] | None = None,
     ) -> Intake:
-        return Intake(self.crypto, self.account_cache, self.writer, handover=handover, wait_for=wait_for)
+        return Intake(
+            self.crypto, self.account_cache, self.writer, handover=handover, wait_for=wait_for, gate=self.gate
+        )
 
     def keys_json(self) -> dict[str, str]:
         return self.keyring.current.public_json()
@@ -191,6 +207,8 @@ class FrontContext:
             log.info("keys reloaded: current generation %s", new_ring.current.generation)
 
     async def close(self) -> None:
+        if self.gate is not None and self.gate.queue is not None:
+            await self.gate.queue.close()
         await self.writer.close()
         await self.crypto.close()
         await self.db.close()

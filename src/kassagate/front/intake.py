@@ -28,6 +28,8 @@ from kassagate.core.qr import build_qr
 from kassagate.core.receipt import Receipt, ReceiptError, parse_receipt
 from kassagate.core.tables import DEBUG_FD_NUMBER, DEBUG_FISCAL_SIGN, DEBUG_FN_SERIAL
 from kassagate.front import envelope
+from kassagate.front.backpressure import Gate, Refusal
+from kassagate.logs import current_trace
 from kassagate.storage.repos import Cluster, Kassa, StorageError, Stored
 
 log = logging.getLogger("kassagate.front.intake")
@@ -57,6 +59,8 @@ class Answer:
     code: FrontCode
     text: str
     fields: dict[str, Any] = field(default_factory=dict)
+    #: Seconds for the ``Retry-After`` header (code 70 from backpressure).
+    retry_after: int | None = None
 
     @property
     def http_status(self) -> int:
@@ -400,6 +404,17 @@ class Handover(Protocol):
     def accepted(self, request_id: int, row: dict[str, Any]) -> None: ...
 
 
+def refused(refusal: Refusal) -> Answer:
+    """Code 70 from backpressure: nothing was accepted; retry after ``retry_after`` s."""
+    return Answer(FrontCode.STORE_FAILED, refusal.text, retry_after=refusal.retry_after)
+
+
+def _trace_kassa(kassaid: str) -> None:
+    trace = current_trace()
+    if trace is not None:
+        trace.kassaid = kassaid
+
+
 def debug_fiscal_data(accepted_at: int, receipt: Receipt) -> dict[str, Any]:
     """The fake fiscal data of a debug-mode request (front.md §6)."""
     when = dt.datetime.fromtimestamp(accepted_at / 1_000_000, MSK)
@@ -437,7 +452,9 @@ class Intake:
         handover: Handover | None = None,
         wait_for: Callable[[int, float], Awaitable[dict[str, Any] | None]] | None = None,
         clock: Callable[[], float] = time.time,
+        gate: Gate | None = None,
     ) -> None:
+        self.gate = gate
         self.crypto = crypto
         self.accounts = accounts
         self.store = store
@@ -477,6 +494,7 @@ class Intake:
         if isinstance(fields, Answer):
             return fields
         kassaid, token = fields
+        _trace_kassa(kassaid)
         kassa = await self.accounts.kassa(kassaid)
         # Checked against a dummy when there is no such kassa: both answers cost the same.
         token_ok = await self.accounts.verify_token(token, kassa)
@@ -484,6 +502,8 @@ class Intake:
             return answer(FrontCode.KASSA_UNKNOWN)
         if not token_ok:
             return answer(FrontCode.TOKEN_WRONG)
+        if self.gate is not None and (refusal := self.gate.rate(kassaid, f"kassa {kassaid}")):
+            return refused(refusal)
         decided = check_kassa_state(kassa)
         if decided is not None:
             return decided
@@ -509,12 +529,15 @@ class Intake:
         if isinstance(fields, Answer):
             return fields
         cluster_id, token = fields
+        _trace_kassa(cluster_id)
         cluster = await self.accounts.cluster(cluster_id)
         token_ok = await self.accounts.verify_token(token, cluster) and bool(token)
         if cluster is None:
             return answer(FrontCode.CLUSTER_ID_INVALID, "No such cluster.")
         if not token_ok:
             return answer(FrontCode.CLUSTER_TOKEN_WRONG)
+        if self.gate is not None and (refusal := self.gate.rate(f"cluster:{cluster_id}", f"cluster {cluster_id}")):
+            return refused(refusal)
         members = await self.accounts.cluster_members(cluster_id)
         decided = check_cluster_state(cluster, members)
         if decided is not None:
@@ -541,6 +564,8 @@ class Intake:
     async def _accept(
         self, layer2: dict[str, Any], receipt: Receipt, kassa: Kassa, cluster: Cluster | None, now: float
     ) -> Answer:
+        if self.gate is not None and not kassa.debug and (refusal := self.gate.behind()):
+            return refused(refusal)
         rid, rid_error = check_rid(layer2)
         accepted_at = int(now * 1_000_000)
         nuid, qnuid = new_request_ids()
@@ -606,6 +631,9 @@ class Intake:
         log.debug(
             "accepted request %s (code %d, mode %s, kassa %s)", stored.id, int(code), row["mode"], kassa.kassaid
         )
+        trace = current_trace()
+        if trace is not None:
+            trace.stored_id = stored.id
         if handover is not None and not kassa.debug:
             try:
                 handover.accepted(stored.id, row)

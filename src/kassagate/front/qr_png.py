@@ -1,4 +1,5 @@
-"""The QR code of a receipt as a PNG ``data:`` URI (``check_qr_code_img_b64``, front.md §6).
+"""The QR code of a receipt as a PNG: its bytes (``check_qr_code_img_url``) and as a ``data:``
+URI (``check_qr_code_img_b64``, front.md §6).
 
 The symbol comes from zxing-cpp (C++; error correction level M, the mask chosen by the
 standard's penalty rules, a 4-module quiet zone), 4 pixels per module. zxing-cpp rather
@@ -75,10 +76,15 @@ def _deflate(data: bytes) -> bytes:
     return z.compress(data) + z.flush()
 
 
+@functools.lru_cache(maxsize=1024)
+def qr_png(text: str) -> bytes:
+    """A PNG of the QR code of ``text`` (``check_qr_code_img_url`` serves it)."""
+    symbol = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.QRCode, ec_level="M")
+    image = symbol.to_image(scale=1, add_quiet_zones=True)  # a pixel per module: 0 dark, 255 light
+    return png_bilevel(image.shape[1], image.shape[0], bytes(memoryview(image)), SCALE)
+
+
 @functools.lru_cache(maxsize=4096)
 def qr_png_data_uri(text: str) -> str:
     """A PNG of the QR code of ``text`` as ``data:image/png;base64,…``."""
-    symbol = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.QRCode, ec_level="M")
-    image = symbol.to_image(scale=1, add_quiet_zones=True)  # a pixel per module: 0 dark, 255 light
-    png = png_bilevel(image.shape[1], image.shape[0], bytes(memoryview(image)), SCALE)
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+    return "data:image/png;base64," + base64.b64encode(qr_png(text)).decode("ascii")

@@ -124,6 +124,8 @@ class CallbackSender:
     max_delay: float = 600.0
     poll_seconds: float = 0.5
     concurrency: int = 8
+    #: Called with each attempt's outcome: delivered, retry or failed (given up).
+    on_outcome: Callable[[str], None] | None = None
 
     def __post_init__(self) -> None:
         self._wake = asyncio.Event()
@@ -211,13 +213,24 @@ class CallbackSender:
             error = f"internal error ({type(exc).__name__})"
         now = utc_micros()
         values: dict[str, Any] = {"lease_until": None, "last_error": error}
+        # One line per attempt; never the URL (it may hold a secret) nor the body.
+        fields = {"request": request_id, "kassaid": kassaid, "attempt": attempts, "error": error}
         if error is None:
             values["delivered_at"] = now
+            outcome = "delivered"
+            log.info("callback for request %s delivered", request_id, extra={"fields": fields})
         elif attempts >= self.max_attempts:
             values["gave_up_at"] = now
-            log.warning("callback for request %s: giving up after %s attempts (%s)", request_id, attempts, error)
+            outcome = "failed"
+            log.warning("callback for request %s: giving up after %s attempts (%s)", request_id, attempts, error,
+                        extra={"fields": fields})
         else:
             delay = min(self.base_delay * 2 ** (attempts - 1), self.max_delay)
             values["next_attempt_at"] = now + int(delay * 1_000_000)
+            outcome = "retry"
+            log.info("callback for request %s failed (%s); retry in %g s", request_id, error, delay,
+                     extra={"fields": fields})
+        if self.on_outcome is not None:
+            self.on_outcome(outcome)
         async with self.db.write_connection() as conn:
             await conn.execute(update(callbacks).where(and_(callbacks.c.id == cb_id)).values(**values))

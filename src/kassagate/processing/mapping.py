@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from kassagate.core.receipt import KORR_DATE_NAMES, KORR_NUMBER_NAMES, KORR_TYPE_NAMES, KORR_VAT_FIELDS
 from kassagate.core.tables import VAT_RATES, SettlementSign, vat_amount
 
 #: Receipt payment form -> the Cashbox ``payments`` field that carries it.
@@ -85,8 +86,17 @@ def _doc_time_of_second(seconds: int) -> str:
 def _item(product: dict[str, Any], index: int) -> dict[str, Any]:
     vat = VAT_RATES[_int(product["stavka_nds"])]
     summa = _int(product["summa"])
-    discount = _int(product.get("skidka", 0) or 0)
-    tax: dict[str, Any] = {"taxCode": vat.code, "taxName": vat.name, "calcType": 1}
+    # The line's discount in kopecks whichever way skidka was given (per unit or for the
+    # line): the price before discount times the quantity, less what is paid. The register
+    # fiscalizes itemAmount - discount = summa either way.
+    discount = 0
+    if _int(product.get("skidka", 0) or 0):
+        before = _int(product.get("price_piece_bez_skidki", product["price_piece"]))
+        gross = (Decimal(before) * Decimal(str(product["kolvo"]))).quantize(Decimal(1), ROUND_HALF_UP)
+        discount = max(0, int(gross) - summa)
+    # taxCode is only the register's tax group label; vatCode (extension) is the exact VAT
+    # row (tag 1199), which the percent alone does not give (22 % and 22/122 are both 2200).
+    tax: dict[str, Any] = {"taxCode": vat.code, "taxName": vat.name, "calcType": 1, "vatCode": vat.code}
     tax["taxPrc"] = 0 if vat.percent_x100 is None else vat.percent_x100
     item: dict[str, Any] = {
         "itemId": str(index + 1),
@@ -147,29 +157,56 @@ def receipt_to_document(receipt: dict[str, Any], *, nuid: str, accepted_at_us: i
     if send_type != "phone":
         optional["clientPhone"] = None
     body.update({k: str(v) for k, v in optional.items() if v not in (None, "")})
-    correction = receipt.get("korr_arr")
-    if correction:
-        return CashboxDocument(endpoint="correction", body=_correction(body, correction, receipt["products_arr"]))
+    korr = receipt.get("korr_arr")
+    if isinstance(korr, dict) and _first(korr, KORR_TYPE_NAMES) is not None:
+        return CashboxDocument(endpoint="correction", body=_correction(body, korr, receipt.get("products_arr") or []))
+    # No korr_arr, or the basis document of a return (kept with the request, not sent).
     return CashboxDocument(endpoint=ENDPOINTS[sign], body=body)
 
 
+def _first(korr: dict[str, Any], names: tuple[str, ...]) -> Any:
+    """The value of the first of ``names`` (a ``korr_arr`` field and its aliases) that is
+    set (a stored receipt may carry the aliases)."""
+    for name in names:
+        value = korr.get(name)
+        if value not in (None, ""):
+            return value
+    return None
+
+
 def _correction(body: dict[str, Any], korr: dict[str, Any], products: list[dict[str, Any]]) -> dict[str, Any]:
-    """A correction receipt (``korr_arr``) becomes the register's ``/correction`` document
-    for the one day it corrects, with the amounts by payment kind and the VAT by rate."""
+    """A correction receipt (``korr_arr`` with ``type_korr``) becomes the register's
+    ``/correction`` document for the one day it corrects, with the amounts by payment kind
+    and the VAT by rate: computed from the lines (FFD 1.2 form), or as sent in ``korr_arr``
+    (FFD 1.05 form: ``money_nds_<rate>`` are VAT sums; ``money_nds_0`` and ``money_bez_nds``
+    are amounts that carry no VAT, so they add no entry)."""
     vat: dict[int, int] = {}
-    for p in products:
-        rate = VAT_RATES[_int(p["stavka_nds"])]
-        if rate.percent_x100 is not None:
-            vat[rate.percent_x100] = vat.get(rate.percent_x100, 0) + vat_amount(_int(p["summa"]), rate)
-    day = str(korr["data_korr"])
+    if products:
+        for p in products:
+            rate = VAT_RATES[_int(p["stavka_nds"])]
+            if rate.percent_x100 is not None:
+                vat[rate.percent_x100] = vat.get(rate.percent_x100, 0) + vat_amount(_int(p["summa"]), rate)
+    else:
+        for name, code in KORR_VAT_FIELDS.items():
+            rate = VAT_RATES[code]
+            amount = _int(korr.get(name) or 0)
+            if rate.percent_x100 and amount:
+                vat[rate.percent_x100] = vat.get(rate.percent_x100, 0) + amount
+    day = str(_first(korr, KORR_DATE_NAMES))
     out = dict(body)
     out.update(body["payments"])
     out.update(
         date_start=day,
         date_stop=day,
-        correctionType=_int(korr.get("tip_korr", 0)),
+        correctionType=_int(_first(korr, KORR_TYPE_NAMES)),
         vatAmounts=[{"vatPercent": pct, "vatSum": s} for pct, s in sorted(vat.items())],
     )
-    if korr.get("nomer_predpisaniya"):
-        out["orderNumber"] = str(korr["nomer_predpisaniya"])
+    number = _first(korr, KORR_NUMBER_NAMES)
+    if number is not None:
+        out["orderNumber"] = str(number)
+    # Who made the correction (FFD 1.05 form) signs it in place of the cashier.
+    if korr.get("fio_upolnomoch"):
+        out["employeeName"] = str(korr["fio_upolnomoch"])
+    if korr.get("inn_upolnomoch"):
+        out["employeeInn"] = str(korr["inn_upolnomoch"])
     return out

@@ -19,13 +19,15 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import or_, select, update
 
 from kassagate.cashbox.client import CashboxClient, RegisterUnreachable
 from kassagate.core.tables import SHIFT_MAX_DURATION
+from kassagate.metrics import RegisterReading
 from kassagate.processing.queue import now_us
 from kassagate.processing.registers import RegisterDirectory, RegisterHandle
 from kassagate.storage.db import Database
@@ -103,6 +105,8 @@ class RegisterMonitor:
     registers: RegisterDirectory
     interval: float = 2.0
     rotate_before: dt.timedelta = dt.timedelta(minutes=10)
+    #: Called with what each ``/get_info`` told (metrics); errors are logged, never raised.
+    observers: list[Callable[[RegisterReading], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         #: kkt id -> seconds left in its open shift, as last seen (routing avoids the ones ending).
@@ -131,11 +135,13 @@ class RegisterMonitor:
             info = await ask_register(self.db, handle)
         except Exception as exc:
             log.warning("register %s: cannot be checked (%s)", kkt_id, type(exc).__name__)
+            self._observe(RegisterReading(kkt_id, None, dt.datetime.now()))
             return None
+        now = dt.datetime.now(handle.tz).replace(tzinfo=None)
+        self._observe(RegisterReading(kkt_id, info, now))
         if info is None:
             return None
         state = info.get("fnState")
-        now = dt.datetime.now(handle.tz).replace(tzinfo=None)
         age = shift_age(info.get("shiftOpenAt"), now) if str(info.get("isShiftOpen")).lower() == "true" else None
         if age is None:
             self.shift_left.pop(kkt_id, None)
@@ -146,3 +152,10 @@ class RegisterMonitor:
                 log.info("register %s: closing and reopening the shift before its 24 hours", kkt_id)
                 await rotate_shift(handle.client, close_first=True)
         return state if isinstance(state, str) else None
+
+    def _observe(self, reading: RegisterReading) -> None:
+        for observer in self.observers:
+            try:
+                observer(reading)
+            except Exception:
+                log.exception("an observer of register %s failed", reading.kkt_id)

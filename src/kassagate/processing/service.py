@@ -13,6 +13,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from kassagate.logs import Trace, current_trace
+from kassagate.metrics import Metrics
 from kassagate.processing.callbacks import CallbackSender
 from kassagate.processing.monitor import RegisterMonitor
 from kassagate.processing.queue import PENDING, Claimed
@@ -28,12 +30,13 @@ log = logging.getLogger("kassagate.processing")
 WAIT_POLL_SECONDS = 0.1
 
 
-async def render_status(db: Database, request_id: int) -> dict[str, Any] | None:
-    """The request's status JSON (the object of ``GET /v1/status``)."""
+async def render_status(db: Database, request_id: int, public_url: str = "") -> dict[str, Any] | None:
+    """The request's status JSON (the object of ``GET /v1/status``); ``public_url`` is the
+    installation's public address (the base of the status's URLs)."""
     from kassagate.front.status import status_body
 
     row = await Requests(db).get(request_id)
-    return None if row is None else status_body(row)
+    return None if row is None else status_body(row, public_url)
 
 
 async def wait_ended(db: Database, request_id: int, seconds: float, *, woken: asyncio.Event | None = None) -> bool:
@@ -68,10 +71,19 @@ RECENTLY_ENDED = 4096
 
 
 class Processing:
-    def __init__(self, db: Database, data_dir: Path, config: ProcessingConfig | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        data_dir: Path,
+        config: ProcessingConfig | None = None,
+        metrics: Metrics | None = None,
+        *,
+        public_url: str = "",
+    ) -> None:
         self.db = db
+        self.public_url = public_url
         self.registers = RegisterDirectory(db, data_dir)
-        self.sender = CallbackSender(db, render=functools.partial(render_status, db))
+        self.sender = CallbackSender(db, render=functools.partial(render_status, db, public_url=public_url))
         self.worker = Worker(
             db, self.registers, config or ProcessingConfig.from_env(), on_callback_queued=self.sender.wake
         )
@@ -81,6 +93,13 @@ class Processing:
         self._waiters: dict[int, list[asyncio.Event]] = {}
         self._recently_ended: OrderedDict[int, None] = OrderedDict()
         self._tasks: list[asyncio.Task[None]] = []
+        # The intake's traces of requests accepted here, until a worker takes them.
+        self._traces: OrderedDict[int, Trace] = OrderedDict()
+        self.worker.trace_of = self._trace_of
+        if metrics is not None:
+            self.worker.outcomes.append(metrics.request_ended)
+            self.monitor.observers.append(metrics.register_seen)
+            self.sender.on_outcome = metrics.callback_ended
 
     # The intake's Handover (kassagate.front.intake): requests claimed as they are stored.
 
@@ -93,9 +112,17 @@ class Processing:
         """The intake stored a request: process it now if it was stored claimed by our
         worker, else wake the worker to claim it."""
         if row.get("lease_owner") == self.worker.owner:
-            self.worker.take(Claimed.stored(request_id, row))
+            self.worker.take(Claimed.stored(request_id, row))  # its task runs in the intake's context
         else:
+            trace = current_trace()
+            if trace is not None:
+                self._traces[request_id] = trace
+                if len(self._traces) > RECENTLY_ENDED:
+                    self._traces.popitem(last=False)
             self.worker.wake()
+
+    def _trace_of(self, request_id: int) -> Trace | None:
+        return self._traces.pop(request_id, None) or current_trace()
 
     async def _ended(self, request_id: int, status: int) -> None:
         self._recently_ended[request_id] = None
@@ -124,7 +151,7 @@ class Processing:
         """The status JSON once the request ends within ``seconds``, else ``None``."""
         if not await self.wait_finished(request_id, seconds):
             return None
-        return await render_status(self.db, request_id)
+        return await render_status(self.db, request_id, self.public_url)
 
     def start(self, stop: asyncio.Event) -> None:
         self._tasks = [
@@ -132,6 +159,15 @@ class Processing:
             asyncio.create_task(self.monitor.run(stop), name="kassagate-monitor"),
             asyncio.create_task(self.sender.run(stop), name="kassagate-callbacks"),
         ]
+
+    def not_running(self) -> str | None:
+        """Why processing is not running here (``/readyz``), or None when it is."""
+        if not self._tasks:
+            return "processing: not started"
+        stopped = [t.get_name().removeprefix("kassagate-") for t in self._tasks if t.done()]
+        if stopped:
+            return f"processing: stopped ({', '.join(stopped)})"
+        return None
 
     async def close(self) -> None:
         if self._tasks:

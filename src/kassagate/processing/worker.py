@@ -32,6 +32,8 @@ from sqlalchemy import select
 from kassagate.cashbox.client import RegisterUnreachable
 from kassagate.core.codes import CashboxCode, FrontCode
 from kassagate.core.qr import build_qr
+from kassagate.logs import Trace, use_trace
+from kassagate.metrics import Outcome
 from kassagate.processing import dispatch, queue
 from kassagate.processing.mapping import CashboxDocument, receipt_to_document
 from kassagate.processing.monitor import ask_register, rotate_shift
@@ -156,6 +158,10 @@ class Worker:
     on_callback_queued: Callable[[], None] | None = None
     #: kkt id -> seconds left in the register's shift, as the monitor last saw it.
     shift_left: dict[int, float] = field(default_factory=dict)
+    #: Called with each request's end (metrics); errors are logged, never raised.
+    outcomes: list[Callable[[Outcome], None]] = field(default_factory=list)
+    #: The intake's trace of a request accepted in this process (its lines carry its id).
+    trace_of: Callable[[int], Trace | None] | None = None
 
     def __post_init__(self) -> None:
         self._wake = asyncio.Event()
@@ -233,6 +239,8 @@ class Worker:
                 await asyncio.sleep(self.config.coalesce_seconds)
 
     async def _process_safely(self, claimed: queue.Claimed) -> None:
+        if self.trace_of is not None:
+            use_trace(self.trace_of(claimed.id))  # this task's context only
         try:
             await self.process(claimed)
         except Exception as exc:
@@ -479,14 +487,31 @@ class Worker:
             return
         if ended.callback and self.on_callback_queued is not None:
             self.on_callback_queued()
-        if fiscal is None:
-            # The text stays in the request's status: it may quote the receipt.
-            log.warning("request %s failed with code %s", c.id, error_code)
+        self._outcome(c, fiscal is not None, error_code, kkt_id, kassaid or c.kassaid)
         for listener in self.listeners:
             try:
                 await listener(c.id, status)
             except Exception:
                 log.exception("a listener of request %s failed", c.id)
+
+
+    def _outcome(self, c: queue.Claimed, fiscalized: bool, error_code: int | None, kkt_id: int | None,
+                 kassaid: str) -> None:
+        """The request's outcome line and hooks. A failure's text stays in the request's
+        status (it may quote the receipt): the line has its code only."""
+        outcome = Outcome(c.id, fiscalized, error_code, c.accepted_at, queue.now_us(), kassaid, kkt_id)
+        took = (outcome.ended_at_us - outcome.accepted_at_us) / 1e6
+        fields = {"request": c.id, "kassaid": kassaid, "register": kkt_id, "code": error_code,
+                  "latency_s": round(took, 3)}
+        if fiscalized:
+            log.info("request %s fiscalized", c.id, extra={"fields": fields})
+        else:
+            log.warning("request %s failed with code %s", c.id, error_code, extra={"fields": fields})
+        for hook in self.outcomes:
+            try:
+                hook(outcome)
+            except Exception:
+                log.exception("an outcome hook of request %s failed", c.id)
 
 
 def _names(answer: dict[str, Any], doc: CashboxDocument) -> bool:

@@ -154,8 +154,9 @@ async def test_code_15_single_loan_one_payment_type(reg: Served) -> None:
 
 
 async def test_code_16_incorrect_tax_percent(reg: Served) -> None:
-    for taxes in ([{"taxPrc": 10001}], [{"taxPrc": "20"}], [{"taxPrc": -1}], ["2000"], {"taxPrc": 0},
-                  [{"taxPrc": 2200, "calcType": 9}], [{"taxPrc": 1000, "taxCode": 11}]):
+    for taxes in ([{"taxPrc": 10001}], [{"taxPrc": "20.0"}], [{"taxPrc": -1}], ["2000"], {"taxPrc": 0},
+                  [{"taxPrc": 2200, "calcType": 9}], [{"taxPrc": 1000, "vatCode": 11}],
+                  [{"taxPrc": 2200, "taxRate": 20}], [{"taxRate": "x"}], [{"taxRate": 12.345}]):
         a = await reg.call("sale", {**sale(), "items": [item(itemTaxes=taxes)]})
         assert a["code"] == 16, taxes
 

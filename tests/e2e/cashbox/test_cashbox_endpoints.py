@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
+import pytest
 from cashbox_helpers import MERCHANT_ID, Served, item, sale
 
 from kassagate.cashbox.client import CashboxClient, HttpTransport
@@ -26,7 +28,8 @@ def assert_fiscal(a: dict[str, object], reg: Served) -> None:
         assert f in extra, f
     assert extra["fnNumber"] == reg.register.identity.fn_serial
     assert extra["kktRegNumber"] == reg.register.identity.kkt_reg_number
-    assert str(extra["fdNumber"]) == a["fiscalID"]
+    # fiscalID: the FD number as 12 digits; fiscalNum: the FD number
+    assert a["fiscalID"] == f"{extra['fdNumber']:012d}" and a["fiscalNum"] == str(extra["fdNumber"])
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", str(a["printTime"]))
     key = read_fn_key(reg.path)
     assert key is not None and verify_qr(key, str(extra["qr"]))
@@ -44,7 +47,7 @@ async def test_sale_answer_fields_with_card(reg: Served) -> None:
     assert a["docTime"] == "2026-03-02 09:59:00" and a["printTime"] == "2026-03-02 10:00:00"
     assert a["docStatus"] == 1 and a["documentExtID"] == "ext-1"
     assert a["extraParams"]["qr"] == (f"t=20260302T1000&s=123.45&fn={reg.register.identity.fn_serial}"
-                                      f"&i={a['fiscalID']}&fp={a['extraParams']['fiscalSign']}&n=1")
+                                      f"&i={a['fiscalNum']}&fp={a['extraParams']['fiscalSign']}&n=1")
     # cloud mode: the sale opened shift 1 (FD 2 after the registration report FD 1)
     assert a["extraParams"]["shiftNumber"] == 1 and a["extraParams"]["fdNumber"] == 3
     assert a["extraParams"]["receiptNumber"] == 1
@@ -279,3 +282,18 @@ async def test_wire_variants_accepted(reg: Served) -> None:
     assert extra["code"] == 0
     r = await reg.http.get(f"{reg.url}/sale")
     assert r.status_code == 200 and r.json()["code"] == 2
+
+
+
+async def test_each_call_is_logged_in_one_line_without_secrets(reg: Served, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="kassagate.cashbox.server"):
+        await reg.call("get_info", {})
+        await reg.call("sale", sale())
+        r = await reg.http.post(f"{reg.url}/nowhere", content=b"data=x", headers={"X-Request-ID": "call-42"})
+        assert r.json()["code"] == 9
+    lines = [r for r in caplog.records if r.name == "kassagate.cashbox.server"]
+    fields = [r.fields for r in lines]  # type: ignore[attr-defined]
+    assert [(f["endpoint"], f["code"]) for f in fields] == [("get_info", 0), ("sale", 0), ("(unknown)", 9)]
+    assert fields[2]["request_id"] == "call-42" and len(fields[0]["request_id"]) == 16
+    assert all(r.levelno == logging.INFO and f["duration_ms"] >= 0 for r, f in zip(lines, fields, strict=True))
+    assert MERCHANT_ID not in caplog.text + str(fields) and "Coffee" not in caplog.text + str(fields)

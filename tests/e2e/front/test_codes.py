@@ -329,7 +329,7 @@ async def test_800_409_same_request_and_status_pending(front: RunningFront) -> N
         assert r.status_code == 200
         assert (st["check_status"], st["check_nuid"], st["rid"], st["check_itog"]) == (0, first["nuid"],
                                                                                         "order-1:a.b_c-d", 12345)
-        assert st["check_num_fd"] is None and st["check_qr_code_img_b64"] is None
+        assert st["check_num_fd"] == "" and st["check_qr_code_img_b64"] == ""
         for key in ("check_status_info", "error_code", "error_text", "name_zakaz", "check_type", "check_sno",
                     "check_vend_address", "check_vend_mesto", "check_vend_num_avtovat", "check_dt_unixtime",
                     "check_num_fp", "check_fn_num", "check_kkt_rn", "check_shift", "check_num_in_shift",

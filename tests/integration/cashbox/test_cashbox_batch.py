@@ -50,7 +50,7 @@ async def reg(tmp_path: Path) -> Any:
     path = tmp_path / "r.sqlite3"
     create_register(path, merchant_id="mid")
     r = await VirtualRegister.open(path)
-    assert (await r.handle("sale", sale(0)))["fiscalID"] == "3"  # FD 2 opened the shift
+    assert (await r.handle("sale", sale(0)))["fiscalID"] == "000000000003"  # FD 2 opened the shift
     yield r
     await r.close()
 
@@ -62,8 +62,8 @@ async def test_replays_inside_one_batch(reg: VirtualRegister, monkeypatch: pytes
     assert all(x["code"] == 0 for x in a)
     assert a[2]["fiscalID"] == a[0]["fiscalID"] and a[2]["documentID"] == a[0]["documentID"]
     assert a[3]["fiscalID"] == a[1]["fiscalID"]
-    assert a[4]["fiscalID"] == "3"
-    assert [x["fiscalID"] for x in (a[0], a[1], a[5])] == ["4", "5", "6"]
+    assert a[4]["fiscalID"] == "000000000003"
+    assert [x["fiscalID"] for x in (a[0], a[1], a[5])] == ["000000000004", "000000000005", "000000000006"]
     sales = [x for x in journal(reg.path) if x["type"] == "sale"]
     assert [x["docNumber"] for x in sales] == ["N-0", "N-1", "N-2", "N-4"]
 
@@ -75,7 +75,7 @@ async def test_an_error_answer_leaves_the_rest_of_the_batch(reg: VirtualRegister
     a = await one_batch(reg, calls, monkeypatch)
     assert [x["code"] for x in a] == [0, 4, 0, 0, 0]
     assert a[3]["documentID"] == a[0]["documentID"]  # a read sees the batch's own documents
-    assert [a[0]["fiscalID"], a[2]["fiscalID"], a[4]["fiscalID"]] == ["4", "5", "6"]
+    assert [a[0]["fiscalID"], a[2]["fiscalID"], a[4]["fiscalID"]] == ["000000000004", "000000000005", "000000000006"]
     sales = [x for x in journal(reg.path) if x["type"] == "sale"]
     assert [x["docNumber"] for x in sales] == ["N-0", "N-1", "N-3", "N-4"]
 
@@ -84,7 +84,7 @@ async def test_refund_of_a_sale_of_the_same_batch(reg: VirtualRegister, monkeypa
     refund = {"parentDocID": "4", "amount": 100, "items": [{"itemName": "x", "itemQty": 1000, "itemAmount": 100}],
               "payments": {"cashAmount": 100}}
     a = await one_batch(reg, [("sale", sale(1)), ("refund", refund), ("sale", sale(2))], monkeypatch)
-    assert [x["code"] for x in a] == [0, 0, 0] and a[0]["fiscalID"] == "4"
+    assert [x["code"] for x in a] == [0, 0, 0] and a[0]["fiscalID"] == "000000000004"
     again = await reg.handle("refund", {**refund, "docTime": "2026-03-02 10:00:01", "docNumber": "R-2"})
     assert again["code"] == 19  # the whole quantity was refunded in the batch
     assert [x["type"] for x in journal(reg.path)][-3:] == ["sale", "refund", "sale"]
@@ -124,7 +124,7 @@ async def test_a_failed_insert_fails_the_whole_batch(reg: VirtualRegister, monke
     assert all(x["code"] == 5 for x in a), a
     assert [x["docNumber"] for x in journal(reg.path) if x["type"] == "sale"] == ["N-0"]
     b = await reg.handle("sale", sale(1))
-    assert b["code"] == 0 and b["fiscalID"] == "4"
+    assert b["code"] == 0 and b["fiscalID"] == "000000000004"
     assert [x["docNumber"] for x in journal(reg.path) if x["type"] == "sale"] == ["N-0", "N-1"]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 import secrets
 import time
 import zoneinfo
@@ -19,6 +20,7 @@ from sqlalchemy import insert, select
 
 from kassagate.cashbox.virtual import VirtualRegister, create_register, read_journal, set_fn_state
 from kassagate.core.qr import parse_qr
+from kassagate.metrics import Outcome
 from kassagate.processing import queue
 from kassagate.processing.callbacks import callbacks
 from kassagate.processing.mapping import receipt_to_document
@@ -718,3 +720,34 @@ async def test_a_register_that_refused_the_connection_from_the_start_is_failed_o
     row = await env.row(rid)
     assert (row.status, row.kkt_id, row.attempts) == (queue.FISCALIZED, second, 1)
     assert [e.kind for e in await events_of(env, rid)] == ["failover"]
+
+
+async def test_each_outcome_is_one_line_and_reaches_the_hooks(env: Env, caplog: pytest.LogCaptureFixture) -> None:
+    good, broken = await env.register(), await env.register()
+    await env.kassa("1090", good)
+    await env.kassa("1091", broken)
+    set_fn_state(env.data_dir / f"registers/kkt-{broken}.sqlite3", "broken")
+    ok = await env.request("1090", receipt("1090"))
+    bad = await env.request("1091", receipt("1091"))
+    outcomes: list[Outcome] = []
+    registers = RegisterDirectory(env.db, env.data_dir)
+    worker = Worker(env.db, registers, ProcessingConfig(retry_base_seconds=0.01, retry_budget=1),
+                    outcomes=[outcomes.append])
+    try:
+        with caplog.at_level(logging.INFO, logger="kassagate.processing"):
+            for _ in range(50):
+                batch = await queue.claim(env.db, worker.owner, limit=10, lease_us=60_000_000)
+                await asyncio.gather(*(worker.process(c) for c in batch))
+                if len(outcomes) == 2:
+                    break
+                await asyncio.sleep(0.02)
+    finally:
+        await registers.close()
+    got = sorted((o.request_id, o.fiscalized, o.error_code, o.kassaid, o.kkt_id) for o in outcomes)
+    assert got == [(ok, True, None, "1090", good), (bad, False, 330, "1091", None)]
+    assert all(o.ended_at_us >= o.accepted_at_us for o in outcomes)
+    lines = {r.getMessage(): r for r in caplog.records if r.name == "kassagate.processing"}
+    assert lines[f"request {ok} fiscalized"].levelno == logging.INFO
+    assert lines[f"request {bad} failed with code 330"].levelno == logging.WARNING
+    assert lines[f"request {ok} fiscalized"].fields["kassaid"] == "1090"  # type: ignore[attr-defined]
+    assert "buyer@example.com" not in caplog.text + str([r.__dict__ for r in caplog.records])

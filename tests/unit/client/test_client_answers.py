@@ -215,3 +215,23 @@ def test_status_equality_ignores_raw() -> None:
 def test_unknown_status_word_is_derived_from_the_code() -> None:
     assert parse_answer(200, body({"status": 1, "code": "800", "success": "ok"})).status == "success"
     assert parse_answer(200, body({"status": "weird", "code": "320", "error": "no"})).status == "error"
+
+
+def test_status_code_000_is_no_error_and_the_new_fields_are_read() -> None:
+    obj = {
+        **FISCALIZED,
+        "status_code": "000",
+        "error_code": "000",
+        "error_text": "",
+        "check_name": "Кассовый чек",
+        "check_dt_ofdtime": "",
+        "check_kkt_operator": "https://kassa.example.com",
+        "check_site_fns": "www.nalog.gov.ru",
+        "check_qr_code_img_url": f"https://kassa.example.com/v1/qr.png?nuid={NUID}&qnuid={QNUID}",
+        "check_qr_code_nano_url": f"https://kassa.example.com/check?nuid={NUID}&qnuid={QNUID}",
+    }
+    status = parse_status(obj)
+    assert (status.error_code, status.status_code, status.check_name) == (None, "000", "Кассовый чек")
+    assert status.check_qr_code_nano_url == obj["check_qr_code_nano_url"]
+    failed = parse_status({**obj, "check_status": 2, "status_code": "60", "error_code": "60"})
+    assert (failed.failed, failed.error_code, failed.status_code) == (True, 60, "60")

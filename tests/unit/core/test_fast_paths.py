@@ -79,8 +79,10 @@ VALUES = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.integers(-(1
                    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=3),
                    st.sampled_from(["", " ", "12", "-3", "x" * 129, "Coffee", "1e3"]),
                    st.just([]), st.just({}))
-TAX = st.one_of(VALUES, st.dictionaries(st.sampled_from(["taxPrc", "calcType", "taxCode", "x"]),
-                                        st.one_of(VALUES, st.sampled_from([0, 500, 700, 1000, 2000, 2200]),
+TAX = st.one_of(VALUES, st.dictionaries(st.sampled_from(["taxPrc", "calcType", "taxCode", "taxRate", "taxAmount",
+                                                         "vatCode", "x"]),
+                                        st.one_of(VALUES, st.sampled_from([0, 500, 700, 1000, 2000, 2200, 1800]),
+                                                  st.sampled_from([0.0, 18.0, 22, "22", "12.5", 10.5]),
                                                   st.integers(1, 13)), max_size=4))
 FIELDS = ["itemName", "itemQty", "itemAmount", "discount", "discountPrc", "itemAttr", "paymentMethod",
           "paymentSubject", "agentSign", "measureUnit", "itemId", "itemCode", "other"]
@@ -100,10 +102,12 @@ def outcome(f: Any) -> Any:
 
 
 @settings(max_examples=2000)
-@given(ITEM, st.sampled_from([DAY, dt.date(2025, 6, 1)]), st.booleans(), st.booleans())
-def test_position_parsers_agree(item: Any, day: dt.date, any_rate: bool, prepay: bool) -> None:
-    fast = outcome(lambda: parse_items([item], day=day, any_rate=any_rate, prepay=prepay))
-    slow = outcome(lambda: [parse_item(item, 0, day=day, any_rate=any_rate, prepay=prepay)])
+@given(ITEM, st.sampled_from([DAY, dt.date(2025, 6, 1)]), st.booleans(), st.booleans(),
+       st.sampled_from([None, frozenset({1800, 800, 200, 0}), frozenset({2200})]))
+def test_position_parsers_agree(item: Any, day: dt.date, any_rate: bool, prepay: bool,
+                                rates: frozenset[int] | None) -> None:
+    fast = outcome(lambda: parse_items([item], day=day, any_rate=any_rate, prepay=prepay, rates=rates))
+    slow = outcome(lambda: [parse_item(item, 0, day=day, any_rate=any_rate, prepay=prepay, rates=rates)])
     assert fast == slow
 
 

@@ -160,7 +160,6 @@ def test_receipt_must_be_an_object(obj: Any, path: str, message: str) -> None:
         "oplata_arr",
         "itog_arr",
         "products_arr[0].name_tovar",
-        "products_arr[0].price_piece_bez_skidki",
         "products_arr[0].kolvo",
         "products_arr[0].price_piece",
         "products_arr[0].summa",
@@ -461,7 +460,7 @@ def correction(tip: Any = 0, day: str = "2025-12-01", nomer: str = "") -> dict[s
 def test_correction_is_typed_and_uses_the_rate_of_the_corrected_date() -> None:
     r = mutated(lambda r: (r.update(korr_arr=correction()), prod(r).update(stavka_nds=1)))
     receipt = parse_receipt(r, today=TODAY)
-    assert receipt.korr_arr == Correction(tip_korr=0, data_korr=dt.date(2025, 12, 1), nomer_predpisaniya="")
+    assert receipt.korr_arr == Correction(type_korr=0, date_doc_korr=dt.date(2025, 12, 1), numb_doc_korr="")
     assert receipt.is_correction
     err = error_of(mutated(lambda r: (r.update(korr_arr=correction(day="2026-02-01")), prod(r).update(stavka_nds=1))))
     assert err.path == "products_arr[0].stavka_nds"
@@ -492,7 +491,7 @@ def test_correction_fields() -> None:
     receipt = parse_receipt(
         mutated(lambda r: r.update(korr_arr=correction(tip="ordered", day="01.12.2025", nomer="77-1"))), today=TODAY
     )
-    assert receipt.korr_arr == Correction(tip_korr=1, data_korr=dt.date(2025, 12, 1), nomer_predpisaniya="77-1")
+    assert receipt.korr_arr == Correction(type_korr=1, date_doc_korr=dt.date(2025, 12, 1), numb_doc_korr="77-1")
 
 
 # --------------------------------------------------------------------------- arithmetic
@@ -513,7 +512,8 @@ def test_summa_rule_with_discount_and_fraction() -> None:
     err = error_of(r)
     assert (err.path, err.message) == (
         "products_arr[0].summa",
-        "expected 1200 (= round(price_piece_bez_skidki 999 × kolvo 1.255) − skidka 54), got 1202",
+        "expected 1200 (discount per line: round(price_piece_bez_skidki 999 × kolvo 1.255) − skidka 54) "
+        "or 1186 (discount per unit: round((price_piece_bez_skidki 999 − skidka 54) × kolvo 1.255)), got 1202",
     )
 
 
@@ -868,3 +868,202 @@ def test_lone_surrogates_and_huge_numbers_are_refused_cleanly() -> None:
     )
     err = error_of(mutated(lambda r: r.update(products_arr={"9" * 5000: prod(r)})))
     assert (err.path, err.message) == ("products_arr", "expected an array of products, got an object")
+
+
+# --------------------------------------------------------------------------- existing clients (front.md §7)
+
+
+FALSE_AGENT_STRINGS = {
+    "phone_oper_perevoda": False,
+    "operation_plat_agenta": False,
+    "phone_oper_priem_plat": False,
+    "name_oper_perevoda": False,
+    "address_oper_perevoda": False,
+    "inn_oper_perevoda": False,
+    "phone_postavshika": False,
+    "name_postavshika": False,
+}
+
+
+@pytest.mark.parametrize("agent", [40, "40", 40.0, " 40 ", "none", "NONE", ""])
+def test_not_an_agent_ignores_the_agent_strings_whatever_they_hold(agent: Any) -> None:
+    junk = dict(FALSE_AGENT_STRINGS, inn_oper_perevoda=12, name_postavshika=["x"], phone_postavshika="x" * 500)
+    receipt = parse_receipt(mutated(lambda r: prod(r).update(junk, priznak_agenta=agent)), today=TODAY)
+    line = receipt.products_arr[0]
+    assert line.priznak_agenta is None
+    assert (line.inn_oper_perevoda, line.name_postavshika, line.phone_postavshika) == ("", "", "")
+    assert line.to_wire()["priznak_agenta"] == "none"
+
+
+def test_agent_sign_still_checks_the_agent_strings() -> None:
+    err = error_of(mutated(lambda r: prod(r).update(FALSE_AGENT_STRINGS, priznak_agenta=4)))
+    assert (err.path, err.message) == ("products_arr[0].phone_oper_perevoda", "expected a string, got false")
+    err = error_of(mutated(lambda r: prod(r).update(priznak_agenta=41)))
+    assert err.path == "products_arr[0].priznak_agenta"
+
+
+def test_price_before_discount_and_discount_are_optional() -> None:
+    r = base()
+    del prod(r)["price_piece_bez_skidki"]
+    del prod(r)["skidka"]
+    line = parse_receipt(r, today=TODAY).products_arr[0]
+    assert (line.price_piece_bez_skidki, line.skidka, line.summa) == (5000, 0, 15000)
+
+
+def test_discount_per_unit_as_the_plugin_sends_it() -> None:
+    # 3 × (150.00 − 30.00) = 360.00: skidka 3000 is per unit.
+    r = base()
+    set_line(r, price_piece_bez_skidki=15000.0, skidka=3000.0, kolvo=3, price_piece=12000.0, summa=36000.0)
+    line = parse_receipt(r, today=TODAY).products_arr[0]
+    assert (line.skidka, line.summa) == (3000, 36000)
+
+
+def test_discount_per_line_as_the_documentation_gives_it() -> None:
+    r = base()
+    set_line(r, price_piece_bez_skidki=10000, skidka=1000, kolvo=3, price_piece=9667, summa=29000)
+    assert parse_receipt(r, today=TODAY).products_arr[0].summa == 29000
+
+
+def test_discount_per_unit_on_a_fraction_of_a_unit() -> None:
+    # kolvo 0.5: a per-unit skidka 600 is over the line's gross 500 but not over the unit price.
+    r = base()
+    set_line(r, price_piece_bez_skidki=1000, skidka=600, kolvo="0.5", price_piece=400, summa=200)
+    assert parse_receipt(r, today=TODAY).products_arr[0].summa == 200
+    set_line(r, skidka=1001, price_piece=0, summa=0)
+    err = error_of(r)
+    assert (err.path, err.message) == (
+        "products_arr[0].skidka",
+        "expected at most 1000 (= price_piece_bez_skidki, a discount per unit), got 1001",
+    )
+
+
+def test_summa_matching_neither_discount_reading_names_both() -> None:
+    r = base()
+    set_line(r, price_piece_bez_skidki=15000, skidka=3000, kolvo=3, price_piece=13333, summa=40000)
+    err = error_of(r)
+    assert (err.path, err.message) == (
+        "products_arr[0].summa",
+        "expected 42000 (discount per line: round(price_piece_bez_skidki 15000 × kolvo 3) − skidka 3000) "
+        "or 36000 (discount per unit: round((price_piece_bez_skidki 15000 − skidka 3000) × kolvo 3)), got 40000",
+    )
+    # skidka over the unit price: only the per-line reading exists, and the message says so.
+    set_line(r, price_piece_bez_skidki=1000, skidka=1500, kolvo=3, price_piece=500, summa=1400)
+    err = error_of(r)
+    assert err.message == (
+        "expected 1500 (discount per line: round(price_piece_bez_skidki 1000 × kolvo 3) − skidka 1500) "
+        "or nothing with the discount per unit (skidka 1500 is over price_piece_bez_skidki 1000), got 1400"
+    )
+
+
+CORRECTED_UNIX = int(dt.datetime(2025, 12, 1, tzinfo=dt.timezone(dt.timedelta(hours=3))).timestamp())
+
+
+def ffd105(**korr: Any) -> dict[str, Any]:
+    r = base()
+    del r["products_arr"], r["oplata_arr"]
+    r["check_send_type"] = "none"
+    r["itog_arr"] = {"priznak_rascheta": 1, "itog_cheka": 12000}
+    r["korr_arr"] = {
+        "type_korr": "0",
+        "fio_upolnomoch": "Ivanova A. A.",
+        "inn_upolnomoch": "7707083893",
+        "rezhim_nalog": "0",
+        "money_nal": 12000,
+        "money_nds_20": 2000,
+        "money_bez_nds": 0,
+        "name_doc_korr": "Act",
+        "date_doc_korr": CORRECTED_UNIX,
+        "numb_doc_korr": "17",
+        **korr,
+    }
+    return r
+
+
+def test_ffd_105_correction_without_lines() -> None:
+    receipt = parse_receipt(ffd105(), today=TODAY)
+    assert (receipt.correction_form, receipt.is_correction, receipt.products_arr) == ("ffd105", True, ())
+    assert receipt.korr_arr == Correction(
+        type_korr=0,
+        date_doc_korr=dt.date(2025, 12, 1),
+        numb_doc_korr="17",
+        name_doc_korr="Act",
+        fio_upolnomoch="Ivanova A. A.",
+        inn_upolnomoch="7707083893",
+        vat_amounts=(("money_nds_20", 2000), ("money_bez_nds", 0)),
+    )
+    assert (receipt.oplata_arr.rezhim_nalog, receipt.oplata_arr.money_nal) == (0, 12000)
+    wire = receipt.to_wire()
+    assert wire["products_arr"] == [] and wire["korr_arr"]["money_nds_20"] == 2000
+    assert Receipt.from_wire(wire) == receipt
+    assert Receipt.from_wire(json.loads(json.dumps(wire))).to_wire() == wire
+
+
+def test_ffd_105_correction_rules() -> None:
+    err = error_of(ffd105(money_nds_20=None, money_bez_nds=None))
+    assert err.path == "korr_arr" and err.message.startswith("a correction without products_arr needs its amounts")
+    err = error_of(ffd105(money_nal=11999))
+    assert err.path == "oplata_arr" and "got 11999" in err.message
+    err = error_of(ffd105(money_nal="12.00"))
+    assert err.path == "korr_arr.money_nal"
+    err = error_of(ffd105(money_nds_20=12001))
+    assert (err.path, err.message) == ("korr_arr.money_nds_20", "expected at most itog_arr.itog_cheka 12000, got 12001")
+    later = int(dt.datetime(2026, 2, 2, tzinfo=dt.UTC).timestamp())
+    err = error_of(ffd105(date_doc_korr=later))
+    assert err.path == "korr_arr.money_nds_20"
+    assert err.message.startswith("VAT rate 20% is valid until 2026-01-04, not on the corrected settlement's date 2026")
+    assert parse_receipt(ffd105(date_doc_korr=later, money_nds_20=None, money_nds_22=2164), today=TODAY)
+    err = error_of(ffd105(date_doc_korr="yesterday"))
+    assert err.path == "korr_arr.date_doc_korr" and err.message.startswith("expected a date: unix seconds")
+    err = error_of(ffd105(date_doc_korr=None))
+    assert err.path == "korr_arr.date_doc_korr" and err.message.startswith("required on a correction")
+    err = error_of(ffd105(rezhim_nalog=None))
+    assert err.path == "korr_arr.rezhim_nalog"
+    err = error_of(ffd105(type_korr="1", numb_doc_korr=""))
+    assert (err.path, err.message) == ("korr_arr.numb_doc_korr", "required when type_korr is 1 (correction by order)")
+
+
+def test_korr_date_forms() -> None:
+    for value in (CORRECTED_UNIX, str(CORRECTED_UNIX), float(CORRECTED_UNIX), "2025-12-01", "01.12.2025"):
+        assert parse_receipt(ffd105(date_doc_korr=value), today=TODAY).korr_arr.date_doc_korr == dt.date(2025, 12, 1)
+    for value in (True, -1, 1.5, "1e9", "9" * 41, [CORRECTED_UNIX]):
+        assert error_of(ffd105(date_doc_korr=value)).path == "korr_arr.date_doc_korr"
+
+
+def test_ffd_12_correction_with_the_payment_split_in_korr_arr() -> None:
+    r = base()
+    set_line(r, stavka_nds=1)  # 20 %: valid on the corrected date
+    del r["oplata_arr"]
+    r["check_send_type"] = "none"
+    r["korr_arr"] = {"type_korr": 1, "date_doc_korr": str(CORRECTED_UNIX), "num_doc_korr": "77-1",
+                     "rezhim_nalog": 2, "money_electro": 15000}
+    receipt = parse_receipt(r, today=TODAY)
+    assert receipt.correction_form == "ffd12"
+    assert (receipt.oplata_arr.rezhim_nalog, receipt.oplata_arr.money_electro) == (2, 15000)
+    assert receipt.korr_arr is not None and receipt.korr_arr.numb_doc_korr == "77-1"
+    # korr_arr's split replaces oplata_arr's whole split, not field by field
+    r["oplata_arr"] = {"rezhim_nalog": 1, "money_nal": 15000}
+    assert parse_receipt(r, today=TODAY).oplata_arr.money_nal == 0
+
+
+@pytest.mark.parametrize("sign", [2, 4])
+def test_return_with_its_basis_document_is_not_a_correction(sign: int) -> None:
+    korr = {"name_doc_korr": "Order", "date_doc_korr": "1772454600", "num_doc_korr": 1001}
+    r = mutated(lambda r: (r.update(korr_arr=korr), r["itog_arr"].update(priznak_rascheta=sign)))
+    receipt = parse_receipt(r, today=TODAY)
+    assert (receipt.correction_form, receipt.is_correction, receipt.is_return) == ("basis", False, True)
+    assert receipt.korr_arr == Correction(
+        type_korr=None, date_doc_korr=dt.date(2026, 3, 2), numb_doc_korr="1001", name_doc_korr="Order"
+    )
+    assert "type_korr" not in receipt.to_wire()["korr_arr"]
+    assert Receipt.from_wire(receipt.to_wire()) == receipt
+    # only a correction's korr_arr carries the payment split
+    korr["money_nal"] = 1
+    assert parse_receipt(r, today=TODAY).oplata_arr.money_nal == 0
+
+
+def test_korr_arr_without_type_on_a_sale_is_refused_and_empty_ones_are_absent() -> None:
+    err = error_of(mutated(lambda r: r.update(korr_arr={"num_doc_korr": "1"})))
+    assert err.path == "korr_arr.type_korr"
+    assert err.message.endswith("(itog_arr.priznak_rascheta 2 or 4), got priznak_rascheta 1")
+    for empty in ([], {}, "", False, None):
+        assert parse_receipt(mutated(lambda r, e=empty: r.update(korr_arr=e)), today=TODAY).korr_arr is None

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from kassagate.core.fn import FiscalDrive
 from kassagate.core.register import MemoryStore, Register, RegisterState, reports
-from kassagate.core.register.rules import parse_items, parse_payments, settle
+from kassagate.core.register.model import CashboxError
+from kassagate.core.register.rules import check_amount, parse_items, parse_payments, settle
 from kassagate.core.tables import ALL_TAX_PERCENTS, tax_percents_valid_on
 
 MSK = dt.timezone(dt.timedelta(hours=3))
@@ -35,14 +36,19 @@ items_st = st.lists(st.tuples(st.integers(1, 10**6), st.integers(0, 10**7), st.i
                     min_size=1, max_size=8)
 
 
-@given(items_st, st.integers(-3, 3))
-def test_amount_must_equal_sum_of_lines(lines: list[tuple[int, int, int]], delta: int) -> None:
+@given(items_st, st.one_of(st.integers(-3, 3), st.just("discounts")))
+def test_amount_must_equal_sum_of_lines(lines: list[tuple[int, int, int]], delta: int | str) -> None:
+    if delta == "discounts":
+        delta = sum(d for _, _, d in lines)
+    assert isinstance(delta, int)
     items = [{"itemName": f"i{i}", "itemQty": q, "itemAmount": a + d, "discount": d} for i, (q, a, d) in
              enumerate(lines)]
     total = sum(a for _, a, _ in lines)
+    discounts = sum(d for _, _, d in lines)
     r = make()
     ans = call(r, "sale", {"amount": total + delta, "items": items, "payments": {"cashAmount": total + delta + 5}})
-    if delta == 0:
+    # amount = Σ(itemAmount − discount) (itemAmount before discount), or Σ itemAmount (after it)
+    if delta == 0 or (discounts and delta == discounts):
         assert ans["code"] == 0 and ans["change"] == 5
     else:
         assert ans["code"] == 4
@@ -221,3 +227,58 @@ def test_any_sequence_of_requests_answers_with_a_protocol_code(ops: list[tuple[s
         assert isinstance(a["code"], int) and a["status"] == ("success" if a["code"] == 0 else "error")
     fds = sorted(d.fd for d in r.store.docs.values() if d.fd is not None)  # type: ignore[attr-defined]
     assert fds == list(range(2, r.state.fn.last_fd + 1))  # type: ignore[union-attr]
+
+
+@given(st.integers(-5, 10_010), st.sampled_from([[1800, 800, 200, 0], [2000, 900], [2200]]), st.booleans(),
+       st.sampled_from(["taxPrc", "taxPrc-text", "taxRate"]))
+def test_a_fixed_rate_list_accepts_exactly_its_percents(prc: int, rates: list[int], any_rate: bool,
+                                                        form: str) -> None:
+    entry: dict[str, Any] = {"taxPrc": prc, "taxCode": "A"} if form == "taxPrc" else \
+        {"taxPrc": str(prc)} if form == "taxPrc-text" else {"taxRate": prc / 100}
+    raw = [{"itemName": "x", "itemQty": 1000, "itemAmount": 100, "itemTaxes": [entry]}]
+    try:
+        items = parse_items(raw, day=NOW.date(), any_rate=any_rate, rates=frozenset(rates))
+        code = 0
+    except CashboxError as e:
+        code = int(e.code)
+    if not 0 <= prc <= 10000:
+        assert code == 16
+    elif prc in rates:
+        assert code == 0 and items[0].taxes[0].percent == prc
+    else:
+        assert code == 12
+
+
+@given(st.lists(st.tuples(st.integers(0, 10**7), st.integers(0, 10**6)), min_size=1, max_size=6),
+       st.sampled_from(["gross", "net", "neither"]))
+def test_item_amount_read_before_or_after_the_discount(lines: list[tuple[int, int]], form: str) -> None:
+    """The same lines (amount to pay, discount) sent either way are the same positions."""
+    to_pay = sum(p for p, _ in lines)
+    gross_items = [{"itemName": f"i{i}", "itemQty": 1000, "itemAmount": p + d, "discount": d}
+                   for i, (p, d) in enumerate(lines)]
+    net_items = [{**it, "itemAmount": p} for it, (p, _) in zip(gross_items, lines, strict=True)]
+    raw = net_items if form == "net" else gross_items
+    amount = to_pay + (1 if form == "neither" else 0)
+    items = parse_items(raw, day=NOW.date(), any_rate=False)
+    try:
+        read, reading = check_amount(items, amount)
+    except CashboxError as e:
+        assert form == "neither" and e.code == 4
+        return
+    if form == "neither":  # accepted only as Σ itemAmount, when the discounts total the one kopeck
+        assert sum(d for _, d in lines) == 1 and reading == "net"
+        return
+    assert reading == ("net" if form == "net" and any(d for _, d in lines) else "gross")
+    assert [(i.amount, i.discount) for i in read] == [(p + d, d) for p, d in lines]
+
+
+def test_stored_answers_in_other_forms_are_answered_in_the_current_ones() -> None:
+    r = make()
+    s = call(r, "sale", {"amount": 100, "items": [{"itemName": "x", "itemQty": 1000, "itemAmount": 100}],
+                         "payments": {"cashAmount": 100}})
+    doc = r.store.get(s["documentID"])
+    assert doc is not None
+    doc.answer = {**doc.answer, "fiscalID": str(doc.fd), "documentExtID": ""}
+    r.store.update(doc)
+    again = call(r, "check_status", {"documentID": s["documentID"]})
+    assert again["fiscalID"] == s["fiscalID"] == f"{doc.fd:012d}" and "documentExtID" not in again

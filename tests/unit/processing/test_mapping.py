@@ -65,7 +65,7 @@ def test_sale_maps_items_taxes_and_identity() -> None:
     assert b["settlementSign"] == 1 and b["taxSystem"] == 1
     tea, sugar = b["items"]
     assert tea["itemQty"] == 2000 and tea["itemAmount"] - tea["discount"] == 19500
-    assert tea["itemTaxes"] == [{"taxCode": 11, "taxName": "22%", "calcType": 1, "taxPrc": 2200}]
+    assert tea["itemTaxes"] == [{"taxCode": 11, "taxName": "22%", "calcType": 1, "vatCode": 11, "taxPrc": 2200}]
     assert sugar["itemQty"] == 1500 and sugar["itemTaxes"] == [] and sugar["agentSign"] == 2
     assert sugar["measureUnit"] == 11
     # Sum of the lines equals the document amount, whatever the one-kopeck rounding allowance did.
@@ -137,3 +137,62 @@ def test_correction_receipt_becomes_a_correction_document() -> None:
     # 22 % inside 19500 is 3516.39 -> 3516; the line without VAT adds nothing.
     assert b["vatAmounts"] == [{"vatPercent": 2200, "vatSum": 3516}]
     assert doc.identity["documentExtID"] == "5" * 23
+
+
+def test_discount_per_unit_or_per_line_reaches_the_register_as_the_line_discount() -> None:
+    r = receipt()
+    tea = r["products_arr"][0]
+    # Per unit (the vendor's plugin): 2 × (100.00 − 2.50) = 195.00, skidka 250 per unit.
+    tea.update(skidka=250)
+    item = receipt_to_document(r, nuid="6" * 23, accepted_at_us=ACCEPTED_US).body["items"][0]
+    assert (item["itemAmount"], item["discount"]) == (20000, 500)
+    # Per line (the documentation): skidka 500 for the line; the same document.
+    tea.update(skidka=500)
+    item = receipt_to_document(r, nuid="6" * 23, accepted_at_us=ACCEPTED_US).body["items"][0]
+    assert (item["itemAmount"], item["discount"]) == (20000, 500)
+    # No price before discount (scripts): the line's price.
+    del tea["price_piece_bez_skidki"]
+    tea.update(skidka=0, price_piece=9750)
+    item = receipt_to_document(r, nuid="6" * 23, accepted_at_us=ACCEPTED_US).body["items"][0]
+    assert (item["itemAmount"], item["discount"]) == (19500, 0)
+
+
+def test_ffd_105_correction_sends_its_vat_amounts() -> None:
+    r = receipt(money_nal=25001)
+    r["products_arr"] = []
+    r["korr_arr"] = {
+        "type_korr": 0,
+        "date_doc_korr": "2025-12-01",
+        "numb_doc_korr": "",
+        "name_doc_korr": "Act",
+        "fio_upolnomoch": "Petrov",
+        "inn_upolnomoch": "7707083893",
+        "money_nds_20": 2000,
+        "money_nds_20_120": 500,
+        "money_nds_10": 100,
+        "money_nds_0": 3000,
+        "money_bez_nds": 4000,
+    }
+    doc = receipt_to_document(r, nuid="7" * 23, accepted_at_us=ACCEPTED_US)
+    assert doc.endpoint == "correction"
+    b = doc.body
+    assert (b["date_start"], b["date_stop"], b["correctionType"], b["amount"], b["cashAmount"]) == (
+        "2025-12-01",
+        "2025-12-01",
+        0,
+        25001,
+        25001,
+    )
+    # 20 % and 20/120 are one register percent; 0 % and without VAT carry no VAT.
+    assert b["vatAmounts"] == [{"vatPercent": 1000, "vatSum": 100}, {"vatPercent": 2000, "vatSum": 2500}]
+    assert (b["employeeName"], b["employeeInn"]) == ("Petrov", "7707083893")
+    assert "orderNumber" not in b
+
+
+@pytest.mark.parametrize("sign", [2, 4])
+def test_return_naming_its_basis_document_is_a_refund(sign: int) -> None:
+    r = receipt(sign)
+    r["korr_arr"] = {"date_doc_korr": "2026-03-02", "numb_doc_korr": "1001", "name_doc_korr": "Order"}
+    doc = receipt_to_document(r, nuid="8" * 23, accepted_at_us=ACCEPTED_US)
+    assert (doc.endpoint, doc.body["settlementSign"]) == ("refund", sign)
+    assert "correctionType" not in doc.body and "orderNumber" not in doc.body

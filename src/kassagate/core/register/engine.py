@@ -19,7 +19,7 @@ from kassagate.core.qr import build_qr
 from kassagate.core.register import reports, rules
 from kassagate.core.register.model import TIME_FORMAT, CashboxError, Doc, RegisterState, Store, error_answer
 from kassagate.core.register.rules import MAX_MONEY, Item, get_bool, get_int, get_str
-from kassagate.core.tables import ALL_TAX_PERCENTS, SHIFT_MAX_DURATION
+from kassagate.core.tables import SHIFT_MAX_DURATION
 
 #: Cloud mode closes and reopens a shift this long before it reaches 24 hours.
 ROTATE_MARGIN = dt.timedelta(minutes=5)
@@ -111,6 +111,8 @@ class Register:
         except BaseException:
             state.restore(saved)
             raise
+        if state.shift_id_type != "int" or state.fiscal_id_type != "string":
+            return _retype(answer, state)
         return answer
 
     # -- helpers -----------------------------------------------------------------------
@@ -157,11 +159,34 @@ class Register:
             doc = self.store.find(origin, idem=idem)
         return doc
 
-    @staticmethod
-    def _answer_of(doc: Doc) -> dict[str, Any]:
-        out = dict(doc.answer)
+    def _answer_of(self, doc: Doc) -> dict[str, Any]:
+        """The answer about ``doc`` (check_status, check_copy, last_document, a resend): its
+        stored answer with its current docStatus. Every field of a fiscal document's answer
+        is there whatever the document (a deposit, a shift report, the registration report
+        has no card or payments: empty values)."""
+        answer = doc.answer
+        if "rrn" in answer:  # a receipt's or an order's own answer: complete
+            out = dict(answer)
+        else:
+            extra = answer.get("extraParams")
+            if extra is None:
+                extra = self._extra(doc, fd_type=doc.kind) if doc.fd is not None else {}
+            out = {"status": "success", "code": 0, "message": "", "printError": 0, "documentID": doc.id,
+                   "fiscalID": fiscal_id(doc.fd), "fiscalNum": "" if doc.fd is None else str(doc.fd),
+                   "docTime": doc.doc_time or doc.time, "printTime": doc.time, **_CARD_EMPTY, "totalPayments": [],
+                   "shiftOrdersCnt": self.state.open_orders, **answer, "extraParams": extra}
+        # A journal may hold answers written in other forms: brought to the current ones.
+        if out.get("documentExtID") == "":
+            del out["documentExtID"]
+        fid = out.get("fiscalID")
+        if fid and fid.__class__ is str and len(fid) < 12 and fid.isdigit():
+            out["fiscalID"] = fiscal_id(int(fid))
         out["docStatus"] = doc.status
         return out
+
+    def _rates(self) -> frozenset[int] | None:
+        setting = self.state.tax_rates
+        return None if setting is None else rules.rates_of(tuple(setting))
 
     def _doc_ref(self, req: dict[str, Any], name: str = "documentID") -> int:
         return get_int(req, name, required=True, minimum=1, maximum=2**62, range_code=C.NOT_FOUND)
@@ -173,7 +198,10 @@ class Register:
         return doc
 
     def _items_of(self, doc: Doc) -> list[Item]:
-        return rules.parse_items(doc.request.get("items"), day=dt.date.min, any_rate=True)
+        items = rules.parse_items(doc.request.get("items"), day=dt.date.min, any_rate=True, rates=rules.ANY_PERCENT)
+        if doc.summary.get("reading") == rules.NET:
+            items = [i._replace(amount=i.amount + i.discount) for i in items]
+        return items
 
     # -- shifts ------------------------------------------------------------------------
 
@@ -207,7 +235,7 @@ class Register:
         doc.answer = {
             "status": "success", "code": 0, "message": "", "printError": self._print_error(),
             "shiftID": s.shift_number, "fiscalShiftID": s.shift_number, "shiftOpenAt": cx.ts,
-            "documentID": doc.id, "fiscalID": str(fd), "fiscalNum": str(fd), "cash": s.cash,
+            "documentID": doc.id, "fiscalID": fiscal_id(fd), "fiscalNum": str(fd), "cash": s.cash,
             "extraParams": self._extra(doc, fd_type="open_shift"),
         }
         self.store.add(doc)
@@ -223,7 +251,7 @@ class Register:
         doc.answer = {
             "status": "success", "code": 0, "message": "", "printError": self._print_error(),
             "shiftID": s.shift_number, "fiscalShiftID": s.shift_number, "shiftOpenAt": s.shift_opened_at,
-            "shiftCloseAt": cx.ts, "documentID": doc.id, "fiscalID": str(fd), "fiscalNum": str(fd),
+            "shiftCloseAt": cx.ts, "documentID": doc.id, "fiscalID": fiscal_id(fd), "fiscalNum": str(fd),
             "cash": s.cash, "cashRest": s.shift_start_cash, **sums,
             "extraParams": self._extra(doc, fd_type="close_shift"),
         }
@@ -265,15 +293,17 @@ class Register:
                  any_rate: bool = False, into: Doc | None = None,
                  check: Callable[[list[Item], dict[str, int]], Callable[[Doc], None] | None] | None = None,
                  card_rrn: str | None = None,
-                 identity: tuple[str | None, str | None, str | None, str | None] | None = None) -> dict[str, Any]:
+                 identity: tuple[str | None, str | None, str | None, str | None] | None = None,
+                 rates: frozenset[int] | None = None) -> dict[str, Any]:
         """Validate, take payment, fiscalize and print one receipt; ``check`` adds the
         endpoint's own rules and returns what to do once the document exists."""
         ext, idem, doc_time, number = identity or self._identity(req)
         amount = req.get("amount")
         if amount.__class__ is not int or not 0 <= amount <= MAX_MONEY:
             amount = get_int(req, "amount", required=True)
-        items = rules.parse_items(req.get("items"), day=cx.now.date(), any_rate=any_rate, prepay=kind == "prepay")
-        rules.check_amount(items, amount)
+        items = rules.parse_items(req.get("items"), day=cx.now.date(), any_rate=any_rate, prepay=kind == "prepay",
+                                  rates=rates or self._rates())
+        items, reading = rules.check_amount(items, amount)
         sign = rules.check_extensions(req, allowed_signs=signs)
         pays = rules.parse_payments(req)
         change = rules.settle(pays, amount)
@@ -313,7 +343,7 @@ class Register:
         for k, v in net.items():
             if v:
                 pay[k] = v
-        doc.summary = {"cat": cat, "pay": pay, "vat": rules.vat_sums(items)}
+        doc.summary = {"cat": cat, "pay": pay, "vat": rules.vat_sums(items), "reading": reading}
         if pays["K"] and kind == "sale":
             doc.progress["credit_left"] = pays["K"]
         if kind == "prepay":
@@ -325,12 +355,13 @@ class Register:
         qr = build_qr(when=cx.now, total=amount, fn_serial=fn.serial, fd=fd, fp=fp, sign=sign)
         doc.answer = {
             "status": "success", "code": 0, "message": "", "printError": self._print_error(req),
-            "documentID": doc.id, "documentExtID": doc.ext_id or "", "fiscalID": str(fd), "fiscalNum": str(fd),
+            "documentID": doc.id, "fiscalID": fiscal_id(fd), "fiscalNum": str(fd),
             "docTime": doc.doc_time or cx.ts, "printTime": cx.ts, "docStatus": 1, **card,
             "totalPayments": [{"code": k, "amount": v} for k, v in pays.items() if v],
             "change": change, "shiftOrdersCnt": s.open_orders,
             "extraParams": self._extra(doc, fd_type="receipt", qr=qr),
         }
+        _echo_ext(doc.answer, req)
         s.shift_totals = reports.add(s.shift_totals, doc)
         if into is None:
             self.store.add(doc)
@@ -468,15 +499,19 @@ class Register:
             doc.progress["refunded"] = {str(i.index): i.qty for i in self._items_of(doc)} if doc.kind == "sale" else {}
             self.store.update(doc)
             new.parent_id = doc.id
+        if doc.summary.get("reading") == rules.NET:  # the positions as the document was read
+            body["items"] = [{**it, "itemAmount": i.amount} if isinstance(it, dict) else it
+                             for it, i in zip(body["items"], self._items_of(doc), strict=True)]
         return self._receipt(body, cx, kind="rollback", origin="rollback", signs=((doc.sign or 1) + 1,),
-                             any_rate=True, check=lambda items, pays: after, card_rrn=doc.progress.get("rrn"))
+                             any_rate=True, check=lambda items, pays: after, card_rrn=doc.progress.get("rrn"),
+                             rates=rules.ANY_PERCENT)
 
     def _ep_creditpay(self, req: dict[str, Any], cx: Ctx) -> dict[str, Any]:
         ext, idem, _, _ = self._identity(req)
         hit = self._replay("creditpay", ext, idem)
         if hit is not None:
             return self._answer_of(hit)
-        sale = self._get(self._doc_ref(req))
+        sale = self._credit_sale(req)
         if sale.kind != "sale" or "credit_left" not in sale.progress:
             raise CashboxError(C.NOT_FOUND, f"document {sale.id} is not a credit sale")
         contract = get_str(req, "creditContract", max_len=128)
@@ -514,14 +549,28 @@ class Register:
         return self._receipt(body, cx, kind="creditpay", origin="creditpay", signs=(1,),
                              check=lambda items, p: after)
 
+    def _credit_sale(self, req: dict[str, Any]) -> Doc:
+        """The sale a repayment names: ``documentID``, or ``parentDocID`` = its fiscalID (as
+        in ``/refund``)."""
+        if req.get("documentID") in (None, "") and req.get("parentDocID") not in (None, ""):
+            fd = get_int(req, "parentDocID", minimum=1, maximum=2**62, range_code=C.NOT_FOUND)
+            sale = self.store.by_fd(fd)
+            if sale is None:
+                raise CashboxError(C.NOT_FOUND, f"parentDocID {req['parentDocID']!r}: no sale with this fiscalID")
+            return sale
+        if req.get("documentID") in (None, ""):
+            raise CashboxError(C.MISSING_PARAMETER, "required parameter documentID (or parentDocID, the sale's "
+                                                    "fiscalID) is missing")
+        return self._get(self._doc_ref(req))
+
     def _ep_order(self, req: dict[str, Any], cx: Ctx) -> dict[str, Any]:
         ext, idem, doc_time, number = self._identity(req)
         hit = self._replay("order", ext, idem)
         if hit is not None:
             return self._answer_of(hit)
         amount = get_int(req, "amount", required=True)
-        items = rules.parse_items(req.get("items"), day=cx.now.date(), any_rate=False)
-        rules.check_amount(items, amount)
+        items = rules.parse_items(req.get("items"), day=cx.now.date(), any_rate=False, rates=self._rates())
+        _, reading = rules.check_amount(items, amount)
         rules.check_extensions(req, allowed_signs=(1, 3))
         self._ensure_shift(cx)
         s = self.state
@@ -530,10 +579,12 @@ class Register:
         doc = self._new_doc("order", "order", cx, amount=amount, doc_time=doc_time, doc_number=number, ext_id=ext,
                             idem=idem, request=req)
         doc.status = 0
+        doc.summary = {"reading": reading}
         doc.answer = {"status": "success", "code": 0, "message": "", "printError": 0, "documentID": doc.id,
-                      "documentExtID": ext or "", "fiscalID": "", "fiscalNum": "", "docTime": doc_time or cx.ts,
+                      "fiscalID": "", "fiscalNum": "", "docTime": doc_time or cx.ts,
                       "printTime": "", "docStatus": 0, **_CARD_EMPTY, "totalPayments": [], "amount": amount,
                       "shiftOrdersCnt": s.open_orders, "extraParams": {}}
+        _echo_ext(doc.answer, req)
         self.store.add(doc)
         return dict(doc.answer)
 
@@ -597,7 +648,7 @@ class Register:
 
     def _ep_x_report(self, req: dict[str, Any], cx: Ctx) -> dict[str, Any]:
         s = self.state
-        sid = get_int(req, "shiftID", default=0, maximum=2**62, range_code=C.SHIFT_NOT_OPEN)
+        sid = _shift_ref(req, C.SHIFT_NOT_OPEN)
         base = {"status": "success", "code": 0, "message": "", "printError": self._print_error(req)}
         if sid in (0, s.shift_number) and s.shift_open:
             return {**base, "shiftID": s.shift_number, "shiftOpenAt": s.shift_opened_at, "isShiftOpen": "true",
@@ -623,7 +674,7 @@ class Register:
         s = self.state
         if not s.shift_open:
             raise CashboxError(C.SHIFT_NOT_OPEN, "no shift is open")
-        sid = get_int(req, "shiftID", default=0, maximum=2**62, range_code=C.SHIFT_UPDATE_ERROR_2)
+        sid = _shift_ref(req, C.SHIFT_UPDATE_ERROR_2)
         if sid not in (0, s.shift_number):
             raise CashboxError(C.SHIFT_UPDATE_ERROR_2, f"shiftID {sid} is not the open shift ({s.shift_number}): "
                                                        "the shift data changed; check /check_shift")
@@ -681,6 +732,7 @@ class Register:
                       "documentID": doc.id, "fiscalID": "", "docTime": doc_time or cx.ts, "printTime": cx.ts,
                       "cash": s.cash, "cashIn": s.shift_cash_in, "cashOut": s.shift_cash_out, "amount": amount,
                       "shiftID": s.shift_number}
+        _echo_ext(doc.answer, req)
         s.shift_totals = reports.add(s.shift_totals, doc)
         self.store.add(doc)
         return dict(doc.answer)
@@ -701,14 +753,19 @@ class Register:
             "fnExpiry": fn.expiry().strftime("%Y-%m-%d") if fn else None, "lastFdNumber": fn.last_fd if fn else 0,
             "isShiftOpen": s.shift_open, "shiftID": s.shift_number,
             "shiftOpenAt": s.shift_opened_at if s.shift_open else None, "autoShift": s.auto_shift,
-            "unsentCount": fn.unsent if fn else 0, "warnings": fn.warnings(cx.now) if fn else [],
+            "unsentCount": fn.unsent if fn else 0,
+            "oldestUnsentAt": fn.oldest_unsent.replace("T", " ") if fn and fn.oldest_unsent else None,
+            "warnings": fn.warnings(cx.now) if fn else [],
             "ofdDown": fn.ofd_down if fn else False, "printerFail": s.printer_fail,
             "terminalFail": s.terminal_fail, "cash": s.cash, "timezone": s.timezone,
+            "taxTable": "fixed" if s.tax_rates is not None else "ru-vat-by-date",
+            "taxRates": sorted(rules.accepted_percents(cx.now.date(), False, self._rates())),
+            "shiftIdType": s.shift_id_type, "fiscalIdType": s.fiscal_id_type,
         }
 
     def _ep_control_tape(self, req: dict[str, Any], cx: Ctx) -> dict[str, Any]:
         s = self.state
-        sid = get_int(req, "shiftID", default=0, maximum=2**62, range_code=C.SHIFT_NOT_OPEN)
+        sid = _shift_ref(req, C.SHIFT_NOT_OPEN)
         if sid == 0:
             if not s.shift_open:
                 raise CashboxError(C.SHIFT_NOT_OPEN, "no shift is open; name one with shiftID")
@@ -737,7 +794,7 @@ class Register:
                                                  "(cashAmount, cashlessAmount, ...)")
         if req.get("amount") is not None and get_int(req, "amount") != total:
             raise CashboxError(C.AMOUNT_MISMATCH, f"amount {req.get('amount')} differs from the payments {total}")
-        vats = _parse_vat_amounts(req.get("vatAmounts"))
+        vats = _parse_vat_amounts(req.get("vatAmounts"), self._rates())
         sign = rules.check_extensions(req, allowed_signs=(1, 2, 3, 4))
         ctype = get_int(req, "correctionType", maximum=1, range_code=C.INVALID_JSON)
         self._ensure_shift(cx)
@@ -754,17 +811,20 @@ class Register:
         extra["correctionType"] = ctype
         s.shift_totals = reports.add(s.shift_totals, doc)
         doc.answer = {"status": "success", "code": 0, "message": "", "printError": self._print_error(req),
-                      "documentID": doc.id, "documentExtID": ext or "", "fiscalID": str(fd), "fiscalNum": str(fd),
+                      "documentID": doc.id, "fiscalID": fiscal_id(fd), "fiscalNum": str(fd),
                       "docTime": doc_time or cx.ts, "printTime": cx.ts, "docStatus": 1, **_CARD_EMPTY,
                       "totalPayments": [{"code": k, "amount": v} for k, v in pays.items() if v],
                       "date_start": str(start), "date_stop": str(stop), "shiftOrdersCnt": s.open_orders,
                       "extraParams": extra}
+        _echo_ext(doc.answer, req)
         self.store.add(doc)
         return dict(doc.answer)
 
     def _ep_dates_report(self, req: dict[str, Any], cx: Ctx) -> dict[str, Any]:
-        start = rules.get_date(req, "dateFrom")
-        stop = rules.get_date(req, "dateFor")
+        start = rules.get_date(req, "dateFrom" if req.get("dateFrom") not in (None, "") or
+                               req.get("date_start") in (None, "") else "date_start")
+        stop = rules.get_date(req, "dateFor" if req.get("dateFor") not in (None, "") or
+                              req.get("date_stop") in (None, "") else "date_stop")
         if start > stop:
             raise CashboxError(C.INVALID_JSON, f"dateFrom {start} is after dateFor {stop}")
         docs = self.store.between(f"{start} 00:00:00", f"{stop} 23:59:59")
@@ -773,8 +833,9 @@ class Register:
                 "shiftCount": sum(1 for d in docs if d.kind == "open_shift"), **reports.totals(docs)}
 
 
-def _parse_vat_amounts(raw: Any) -> dict[str, int]:
-    """``vatAmounts[{vatPercent, vatSum}]``: malformed -> 16, a percent of no table rate -> 12."""
+def _parse_vat_amounts(raw: Any, rates: frozenset[int] | None) -> dict[str, int]:
+    """``vatAmounts[{vatPercent, vatSum}]``: malformed -> 16, a percent the register does not
+    accept (any rate of the Russian table, or its fixed list) -> 12."""
     if raw is None:
         return {}
     if not isinstance(raw, list):
@@ -783,11 +844,52 @@ def _parse_vat_amounts(raw: Any) -> dict[str, int]:
     for i, v in enumerate(raw):
         if not isinstance(v, dict):
             raise CashboxError(C.TAX_INCORRECT, f"vatAmounts[{i}] must be an object {{vatPercent, vatSum}}")
-        prc = v.get("vatPercent")
-        if isinstance(prc, bool) or not isinstance(prc, int) or not 0 <= prc <= 10000:
-            raise CashboxError(C.TAX_INCORRECT, f"vatAmounts[{i}].vatPercent must be an integer 0..10000, got {prc!r}")
-        if prc != 0 and prc not in ALL_TAX_PERCENTS:
-            raise CashboxError(C.TAX_UNACCEPTABLE, f"vatAmounts[{i}].vatPercent {prc} is no VAT rate: "
-                                                   f"{sorted(ALL_TAX_PERCENTS | {0})}")
+        prc = rules.as_int(v.get("vatPercent"))
+        if prc is None or not 0 <= prc <= 10000:
+            raise CashboxError(C.TAX_INCORRECT, f"vatAmounts[{i}].vatPercent must be an integer 0..10000, got "
+                                                f"{str(v.get('vatPercent'))[:40]!r}")
+        accepted = rules.accepted_percents(dt.date.min, True, rates)
+        if prc not in accepted:
+            raise CashboxError(C.TAX_UNACCEPTABLE, f"vatAmounts[{i}].vatPercent {prc} is not a rate this register "
+                                                   f"accepts: {sorted(accepted)}")
         out[str(prc)] = out.get(str(prc), 0) + get_int(v, "vatSum", prefix=f"vatAmounts[{i}].", required=True)
+    return out
+
+
+def fiscal_id(fd: int | None) -> str:
+    """``fiscalID`` of a fiscal document: its FD number as 12 digits ("" for none).
+
+    A string (the protocol's type) of digits (clients that read it as an integer parse it)
+    and at least 12 characters (a client takes its first 12); ``fiscalNum`` is the plain
+    FD number. ``parentDocID``, ``fiscalID`` and ``prepayDocNum`` take either form."""
+    return "" if fd is None else f"{fd:012d}"
+
+
+def _echo_ext(answer: dict[str, Any], req: dict[str, Any]) -> None:
+    """``documentExtID`` as the caller sent it (string or number); absent when not sent."""
+    ext = req.get("documentExtID")
+    if ext is not None and ext != "":
+        answer["documentExtID"] = ext
+
+
+def _shift_ref(req: dict[str, Any], code: C) -> int:
+    """``shiftID`` of a report request: 0 (the current shift) when absent or empty."""
+    if req.get("shiftID") == "":
+        return 0
+    return get_int(req, "shiftID", default=0, maximum=2**62, range_code=code)
+
+
+def _retype(answer: dict[str, Any], state: RegisterState) -> dict[str, Any]:
+    """The answer with ``shiftID``/``fiscalShiftID`` and ``fiscalID`` in the JSON types the
+    register's settings name (``shift_id_type``, ``fiscal_id_type``)."""
+    out = dict(answer)
+    if state.shift_id_type == "string":
+        for key in ("shiftID", "fiscalShiftID"):
+            v = out.get(key)
+            if v.__class__ is int:
+                out[key] = str(v)
+    if state.fiscal_id_type == "int":
+        v = out.get("fiscalID")
+        if isinstance(v, str):
+            out["fiscalID"] = int(v) if v.isascii() and v.isdigit() else 0
     return out

@@ -80,6 +80,7 @@ class Doc:
             "shift": self.shift,
             "docStatus": self.status,
             "settlementSign": self.sign,
+            "itemAmountReading": self.summary.get("reading"),
         }
 
 
@@ -188,6 +189,11 @@ class RegisterState:
     terminal_checks: int = 0
     last_doc_id: int = 0
     open_orders: int = 0
+    # Settings (``docs/cashbox.md``): the accepted tax percents (None: the Russian VAT table
+    # by date), and the JSON type of ``shiftID`` and ``fiscalID`` in answers.
+    tax_rates: list[int] | None = None
+    shift_id_type: str = "int"  # or "string"
+    fiscal_id_type: str = "string"  # or "int"
     shift_totals: dict[str, Any] = field(default_factory=dict)  # running; replaced, never mutated
 
     def clone(self) -> RegisterState:

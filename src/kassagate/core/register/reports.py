@@ -14,7 +14,8 @@ from kassagate.core.register.model import Doc
 #: Report categories (prefix of the answer's field names).
 CATEGORIES = ("sale", "moneyBack", "purchase", "purchaseBack", "prepay", "creditPay", "correction")
 CASH_CATEGORIES = ("deposit", "withdraw")
-_KIND_FIELDS = {"C": "CashSum", "V": "CashlessSum", "K": "CreditSum", "B": "BonusSum", "P": "PrepaymentSum"}
+_KIND_FIELDS = {"C": "CashSum", "V": "CashlessSum", "K": "CreditSum", "B": "BonusSum", "P": "PrepaymentSum",
+                "O": "OtherSum", "I": "InstallmentSum", "F": "InvoiceSum"}
 
 
 def category(doc: Doc) -> str | None:

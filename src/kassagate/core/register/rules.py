@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 from kassagate.core.codes import CashboxCode as C
@@ -29,13 +30,18 @@ from kassagate.core.tables import (
     tax_percents_valid_on,
 )
 
-#: Payment kinds (``totalPayments[].code``) and their field in ``payments{}``.
+#: Payment kinds (``totalPayments[].code``) and their field in ``payments{}``; the fiscal
+#: payment form of each is in ``docs/cashbox.md`` (O, I, F: kinds that clients send beyond
+#: the protocol's five).
 PAYMENT_KINDS: dict[str, str] = {
     "C": "cashAmount",
     "V": "cashlessAmount",
     "K": "creditAmount",
     "B": "bonusesAmount",
     "P": "prepaymentAmount",
+    "O": "otherAmount",
+    "I": "installmentAmount",
+    "F": "invoiceAmount",
 }
 _PAYMENT_FIELDS = tuple(PAYMENT_KINDS.items())
 _KIND_OF_FIELD = {name: kind for kind, name in PAYMENT_KINDS.items()}
@@ -151,52 +157,172 @@ class Item(NamedTuple):
 
 @functools.lru_cache(maxsize=64)
 def _valid_percents(day: dt.date) -> frozenset[int]:
-    return tax_percents_valid_on(day)
+    return tax_percents_valid_on(day) | {0}
 
 
-def parse_taxes(raw: Any, prefix: str, *, day: dt.date, any_rate: bool) -> tuple[Tax, ...]:
+_ALL_PERCENTS = ALL_TAX_PERCENTS | {0}
+
+
+def accepted_percents(day: dt.date, any_rate: bool, rates: frozenset[int] | None) -> frozenset[int]:
+    """The tax percents (× 100) a register accepts: its fixed list ``rates`` when it has
+    one, else the Russian VAT table: the rates valid on ``day``, or for a return or
+    correction (``any_rate``) every rate of the table."""
+    if rates is not None:
+        return rates
+    return _ALL_PERCENTS if any_rate else _valid_percents(day)
+
+
+#: Every percent 0..10000: the positions of a document already fiscalized are read back
+#: with this (a register's accepted rates may have changed since).
+ANY_PERCENT: frozenset[int] = frozenset(range(10001))
+#: At most this many percents in a register's fixed list.
+MAX_TAX_RATES = 32
+
+
+def check_tax_rates(values: list[int]) -> list[int]:
+    """A register's fixed list of tax percents (× 100), sorted; ValueError says what is wrong."""
+    if not values:
+        raise ValueError("the tax rate list is empty: give percents × 100 such as 1800,800,0")
+    if len(values) > MAX_TAX_RATES:
+        raise ValueError(f"at most {MAX_TAX_RATES} tax rates, got {len(values)}")
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 10000:
+            raise ValueError(f"a tax rate is a percent × 100, an integer 0..10000 (18 % is 1800), got {v!r}")
+    return sorted(set(values))
+
+
+def parse_tax_rates(text: str) -> list[int] | None:
+    """``--tax-rates``: ``ru`` (the Russian VAT table by date: None) or a list such as
+    ``1800,800,200,0``."""
+    t = text.strip()
+    if t.lower() == "ru":
+        return None
+    out: list[int] = []
+    for part in t.split(","):
+        v = as_int(part)
+        if v is None:
+            raise ValueError(f"--tax-rates takes ru or percents × 100 separated by commas (1800,800,0), "
+                             f"not {part.strip()[:20]!r}")
+        out.append(v)
+    return check_tax_rates(out)
+
+
+@functools.lru_cache(maxsize=16)
+def rates_of(setting: tuple[int, ...] | None) -> frozenset[int] | None:
+    """The accepted percents of a register's ``tax_rates`` setting (None: the Russian table)."""
+    return None if setting is None else frozenset(setting)
+
+
+def as_int(v: Any) -> int | None:
+    """``v`` as an integer when it is one or a string of digits (optionally signed), else None."""
+    if v.__class__ is int:
+        return int(v)
+    if isinstance(v, str):
+        s = v.strip()
+        if s.isascii() and 0 < len(s) <= 30 and (s.isdigit() or (s[:1] == "-" and s[1:].isdigit())):
+            return int(s)
+    return None
+
+
+_RATE_TEXT = re.compile(r"\d{1,3}(\.\d{1,12})?")
+
+
+def _percent_of_rate(v: Any, p: str) -> int:
+    """``taxRate`` (percent as a number: 18, 18.0, "18", "12.5") -> percent × 100."""
+    if isinstance(v, bool) or not isinstance(v, int | float | str):
+        raise CashboxError(C.TAX_INCORRECT, f"{p}taxRate must be a percent (a number such as 18 or 12.5), "
+                                            f"got {type(v).__name__}")
+    text = v.strip() if isinstance(v, str) else repr(v)
+    if isinstance(v, str) and not _RATE_TEXT.fullmatch(text):
+        raise CashboxError(C.TAX_INCORRECT, f"{p}taxRate must be a percent such as 18 or 12.5, got {v[:40]!r}")
+    try:
+        x100 = Decimal(text) * 100
+    except ArithmeticError:
+        raise CashboxError(C.TAX_INCORRECT, f"{p}taxRate must be a percent, got {text[:40]}") from None
+    if not x100.is_finite() or x100 != x100.to_integral_value() or not 0 <= x100 <= 10000:
+        raise CashboxError(C.TAX_INCORRECT, f"{p}taxRate must be a percent 0..100 with at most two decimals, "
+                                            f"got {text[:40]}")
+    return int(x100)
+
+
+def _tax_percent(t: dict[str, Any], p: str) -> int | None:
+    """The entry's percent × 100 from ``taxPrc`` and/or ``taxRate``; None when it has neither."""
+    out: int | None = None
+    prc = t.get("taxPrc")
+    if prc is not None and prc != "":
+        out = as_int(prc)
+        if out is None or not 0 <= out <= 10000:
+            raise CashboxError(C.TAX_INCORRECT, f"{p}taxPrc must be an integer 0..10000 (percent × 100), "
+                                                f"got {str(prc)[:40]!r}")
+    rate = t.get("taxRate")
+    if rate is not None and rate != "":
+        from_rate = _percent_of_rate(rate, p)
+        if out is not None and out != from_rate:
+            raise CashboxError(C.TAX_INCORRECT, f"{p}taxPrc {out} and taxRate {rate} disagree "
+                                                "(taxPrc is the percent × 100)")
+        out = from_rate
+    return out
+
+
+def _unaccepted(prc: int, p: str, day: dt.date, any_rate: bool, rates: frozenset[int] | None) -> CashboxError:
+    accepted = sorted(accepted_percents(day, any_rate, rates))
+    if rates is not None:
+        return CashboxError(C.TAX_UNACCEPTABLE, f"{p}tax percent {prc} is not one this register is configured "
+                                                f"for: {accepted}")
+    rows = "; ".join(f"{r.name} {r.describe_validity()}" for r in VAT_RATES.values() if r.percent_x100 == prc)
+    return CashboxError(C.TAX_UNACCEPTABLE, f"{p}tax percent {prc} is not a VAT rate this register accepts for a "
+                                            f"settlement on {day}{f' ({rows})' if rows else ''}: {accepted}")
+
+
+def parse_taxes(raw: Any, prefix: str, *, day: dt.date, any_rate: bool,
+                rates: frozenset[int] | None = None) -> tuple[Tax, ...]:
     """``itemTaxes``: malformed -> 16; a percent the register does not accept -> 12.
 
-    A sale accepts the percents valid on ``day``; returns and corrections (``any_rate``)
-    any percent of the table (the rate of the original settlement)."""
+    An entry's percent is ``taxPrc`` (× 100) or ``taxRate`` (a percent); an entry with
+    neither is "without VAT" (as no entry). ``taxCode`` is the register's tax group label:
+    never checked. The extension ``vatCode`` (tag 1199) names the exact Russian VAT row.
+    A register with a fixed list (``rates``) accepts its percents; else a sale accepts the
+    Russian rates valid on ``day``, returns and corrections (``any_rate``) any rate of the
+    table (the rate of the original settlement)."""
     if raw is None:
         return ()
     if not isinstance(raw, list):
         raise CashboxError(C.TAX_INCORRECT, f"{prefix}itemTaxes must be a list of tax entries")
+    accepted = accepted_percents(day, any_rate, rates)
     out: list[Tax] = []
     for j, t in enumerate(raw):
         p = f"{prefix}itemTaxes[{j}]."
         if not isinstance(t, dict):
-            raise CashboxError(C.TAX_INCORRECT, f"{p[:-1]} must be an object {{taxPrc, calcType, taxCode}}")
-        prc = t.get("taxPrc")
-        if isinstance(prc, bool) or not isinstance(prc, int) or not 0 <= prc <= 10000:
-            raise CashboxError(C.TAX_INCORRECT, f"{p}taxPrc must be an integer 0..10000 (percent × 100), got {prc!r}")
-        calc = t.get("calcType", 1)
-        if isinstance(calc, bool) or calc not in (1, 2, 3):
+            raise CashboxError(C.TAX_INCORRECT, f"{p[:-1]} must be an object {{taxPrc or taxRate, calcType, "
+                                                "taxCode}")
+        prc = _tax_percent(t, p)
+        calc_raw = t.get("calcType")
+        calc = 1 if calc_raw is None or calc_raw == "" else as_int(calc_raw)
+        if calc not in (1, 2, 3):
             raise CashboxError(C.TAX_INCORRECT, f"{p}calcType must be 1 (in price), 2 (fixed) or 3 (simplified)")
-        code = t.get("taxCode")
-        if code is not None:
-            if isinstance(code, bool) or not isinstance(code, int) or code not in VAT_RATES:
-                raise CashboxError(C.TAX_INCORRECT, f"{p}taxCode must be a VAT code 1..12 (tag 1199), got {code!r}")
+        code_raw = t.get("vatCode")
+        code: int | None = None
+        if code_raw is not None and code_raw != "":
+            code = as_int(code_raw)
+            if code is None or code not in VAT_RATES:
+                raise CashboxError(C.TAX_INCORRECT, f"{p}vatCode must be a VAT code 1..12 (tag 1199), "
+                                                    f"got {str(code_raw)[:40]!r}")
             rate = VAT_RATES[code]
-            if (rate.percent_x100 or 0) != prc:
-                raise CashboxError(
-                    C.TAX_INCORRECT, f"{p}taxPrc {prc} does not match taxCode {code} ({rate.name})"
-                )
-            if not any_rate and not rate.valid_on(day):
+            if prc is None:
+                prc = rate.percent_x100 or 0
+            elif (rate.percent_x100 or 0) != prc:
+                raise CashboxError(C.TAX_INCORRECT, f"{p}tax percent {prc} does not match vatCode {code} "
+                                                    f"({rate.name})")
+            if rates is None and not any_rate and not rate.valid_on(day):
                 raise CashboxError(
                     C.TAX_UNACCEPTABLE,
-                    f"{p}taxCode {code} ({rate.name}) is not valid for a settlement on {day}: "
+                    f"{p}vatCode {code} ({rate.name}) is not valid for a settlement on {day}: "
                     f"{rate.describe_validity()}",
                 )
-        elif prc != 0:
-            accepted = ALL_TAX_PERCENTS if any_rate else _valid_percents(day)
-            if prc not in accepted:
-                raise CashboxError(
-                    C.TAX_UNACCEPTABLE,
-                    f"{p}taxPrc {prc} is not a tax percent this register accepts on {day}: "
-                    f"{sorted(accepted | {0})}",
-                )
+        elif prc is None:
+            continue  # without VAT
+        if prc not in accepted:
+            raise _unaccepted(prc, p, day, any_rate, rates)
         out.append(Tax(prc, calc, code))
     return tuple(out)
 
@@ -218,12 +344,15 @@ def _check_enum(item: dict[str, Any], name: str, allowed: Any, prefix: str) -> N
     v = item.get(name)
     if v is None:
         return
-    if isinstance(v, bool) or not isinstance(v, int) or v not in allowed:
-        raise CashboxError(C.INVALID_JSON, f"{prefix}{name} has no allowed value {v!r}: allowed {sorted(allowed)}")
+    if as_int(v) not in allowed:
+        raise CashboxError(C.INVALID_JSON, f"{prefix}{name} has no allowed value {str(v)[:40]!r}: allowed "
+                                           f"{sorted(allowed)}")
 
 
-def parse_items(raw: Any, *, day: dt.date, any_rate: bool, prepay: bool = False) -> list[Item]:
-    """``items[]``: required and non-empty (3), each with itemName, itemQty, itemAmount."""
+def parse_items(raw: Any, *, day: dt.date, any_rate: bool, prepay: bool = False,
+                rates: frozenset[int] | None = None) -> list[Item]:
+    """``items[]``: required and non-empty (3), each with itemName, itemQty, itemAmount;
+    ``rates``: the register's fixed list of tax percents (None: the Russian table)."""
     if raw is None:
         raise CashboxError(C.MISSING_PARAMETER, "required parameter items is missing")
     if not isinstance(raw, list):
@@ -232,17 +361,17 @@ def parse_items(raw: Any, *, day: dt.date, any_rate: bool, prepay: bool = False)
         raise CashboxError(C.MISSING_PARAMETER, "items must hold at least one position")
     if len(raw) > MAX_ITEMS:
         raise CashboxError(C.INVALID_JSON, f"items holds {len(raw)} positions, at most {MAX_ITEMS} are allowed")
-    accepted = ALL_TAX_PERCENTS if any_rate else _valid_percents(day)
+    accepted = accepted_percents(day, any_rate, rates)
     default_attr = 1 if prepay else 0
     out: list[Item] = []
     for i, it in enumerate(raw):
-        item = _fast_item(it, i, day, any_rate, accepted, default_attr) if it.__class__ is dict else None
-        out.append(item if item is not None else parse_item(it, i, day=day, any_rate=any_rate, prepay=prepay))
+        item = _fast_item(it, i, accepted, default_attr) if it.__class__ is dict else None
+        out.append(item if item is not None else parse_item(it, i, day=day, any_rate=any_rate, prepay=prepay,
+                                                            rates=rates))
     return out
 
 
-def _fast_item(it: dict[str, Any], i: int, day: dt.date, any_rate: bool, accepted: frozenset[int],
-               default_attr: int) -> Item | None:
+def _fast_item(it: dict[str, Any], i: int, accepted: frozenset[int], default_attr: int) -> Item | None:
     """The ``Item`` of a plainly valid position (plain JSON types, every value in range),
     else None: ``parse_item`` then checks it field by field and says what is wrong. Both
     give the same ``Item`` for every position this one accepts."""
@@ -263,7 +392,7 @@ def _fast_item(it: dict[str, Any], i: int, day: dt.date, any_rate: bool, accepte
             if it.get("discountPrc") is not None:
                 return None
             discount = 0
-        elif discount.__class__ is not int or not 0 <= discount <= amount:
+        elif discount.__class__ is not int or not 0 <= discount <= MAX_MONEY:
             return None
         attr = it.get("itemAttr")
         if attr is None:
@@ -292,25 +421,18 @@ def _fast_item(it: dict[str, Any], i: int, day: dt.date, any_rate: bool, accepte
             if t.__class__ is not dict:
                 return None
             prc = t.get("taxPrc")
-            if prc.__class__ is not int or not 0 <= prc <= 10000:
+            if prc.__class__ is not int or prc not in accepted:  # (accepted: integers 0..10000)
                 return None
             calc = t.get("calcType", 1)
-            if calc.__class__ is not int or calc not in (1, 2, 3):
+            if calc.__class__ is not int or calc not in (1, 2, 3) or "vatCode" in t or "taxRate" in t:
                 return None
-            code = t.get("taxCode")
-            if code is None:
-                if prc != 0 and prc not in accepted:
-                    return None
-            else:
-                rate = VAT_RATES.get(code) if code.__class__ is int else None
-                if rate is None or (rate.percent_x100 or 0) != prc or (not any_rate and not rate.valid_on(day)):
-                    return None
-            tax_list.append(Tax(prc, calc, code))
+            tax_list.append(Tax(prc, calc, None))
         taxes = tuple(tax_list)
     return Item(i, item_id, name, code_, qty, amount, discount, taxes, attr)
 
 
-def parse_item(it: Any, i: int, *, day: dt.date, any_rate: bool, prepay: bool = False) -> Item:
+def parse_item(it: Any, i: int, *, day: dt.date, any_rate: bool, prepay: bool = False,
+               rates: frozenset[int] | None = None) -> Item:
     """One position ``items[i]``, checked field by field in order: the first fault is the
     error (its code and a message naming the field)."""
     p = f"items[{i}]."
@@ -323,26 +445,46 @@ def parse_item(it: Any, i: int, *, day: dt.date, any_rate: bool, prepay: bool = 
     if it.get("discount") is None and it.get("discountPrc") is not None:
         prc = get_int(it, "discountPrc", prefix=p, maximum=10000)
         discount = (amount * prc + 5000) // 10000
-    if discount > amount:
-        raise CashboxError(C.AMOUNT_MISMATCH, f"{p}discount {discount} exceeds itemAmount {amount}")
     attr = get_int(it, "itemAttr", prefix=p, default=1 if prepay else 0, maximum=100,
                    range_code=C.INVALID_JSON)
     if prepay and attr != 1:
         raise CashboxError(C.INVALID_JSON, f"{p}itemAttr must be 1 (prepayment) on /prepay, got {attr}")
     for field, allowed in _ITEM_ENUMS:
         _check_enum(it, field, allowed, p)
-    taxes = parse_taxes(it.get("itemTaxes"), p, day=day, any_rate=any_rate)
+    taxes = parse_taxes(it.get("itemTaxes"), p, day=day, any_rate=any_rate, rates=rates)
     return Item(i, get_str(it, "itemId", prefix=p, max_len=128), str(name),
                 get_str(it, "itemCode", prefix=p, max_len=128), qty, amount, discount, taxes, attr)
 
 
-def check_amount(items: list[Item], amount: int) -> None:
-    """``amount`` = Σ (itemAmount − discount), else 4."""
-    total = 0
+#: How ``itemAmount`` was read (the journal line's ``itemAmountReading``).
+GROSS, NET = "gross", "net"
+
+
+def check_amount(items: list[Item], amount: int) -> tuple[list[Item], str]:
+    """The positions as the document reads them, and the reading (else 4).
+
+    ``gross``: ``itemAmount`` is the line before its discount, ``amount`` = Σ (itemAmount −
+    discount) (the protocol's reading; each discount at most its itemAmount). ``net``:
+    ``itemAmount`` is the amount to pay for the line, its discount already taken off,
+    ``amount`` = Σ itemAmount; the positions are returned with ``amount`` = itemAmount +
+    discount, so that every later rule sees the line before discount."""
+    gross = discounts = 0
     for i in items:
-        total += i.amount - i.discount
-    if total != amount:
-        raise CashboxError(C.AMOUNT_MISMATCH, f"amount {amount} differs from the sum of the positions {total}")
+        gross += i.amount
+        discounts += i.discount
+    if gross - discounts == amount:
+        for i in items:
+            if i.discount > i.amount:
+                raise CashboxError(C.AMOUNT_MISMATCH, f"items[{i.index}].discount {i.discount} exceeds itemAmount "
+                                                      f"{i.amount}")
+        return items, GROSS
+    if discounts and gross == amount:
+        return [i._replace(amount=i.amount + i.discount) for i in items], NET
+    if not discounts:
+        raise CashboxError(C.AMOUNT_MISMATCH, f"amount {amount} differs from the sum of the positions {gross}")
+    raise CashboxError(C.AMOUNT_MISMATCH, f"amount {amount} differs from the sum of the positions: "
+                                          f"{gross - discounts} with itemAmount before discount (Σ itemAmount − "
+                                          f"discount), {gross} with itemAmount after discount (Σ itemAmount)")
 
 
 def parse_payments(req: dict[str, Any], *, source: dict[str, Any] | None = None) -> dict[str, int]:
@@ -376,7 +518,8 @@ def parse_payments(req: dict[str, Any], *, source: dict[str, Any] | None = None)
             if not isinstance(code, str) or code not in PAYMENT_KINDS:
                 raise CashboxError(
                     C.PAYMENT_TYPE_UNSUPPORTED,
-                    f"extraPayments[{i}].code {code!r} is not a supported payment kind: C, V, K, B or P",
+                    f"extraPayments[{i}].code {str(code)[:40]!r} is not a supported payment kind: "
+                    f"{', '.join(PAYMENT_KINDS)}",
                 )
             out[code] += get_int(e, "amount", prefix=f"extraPayments[{i}].", required=True)
         # (without extraPayments each kind holds one value of at most MAX_MONEY)
@@ -415,10 +558,7 @@ def vat_sums(items: list[Item]) -> dict[str, int]:
             continue
         net = it.amount - it.discount
         for t in taxes:
-            if t.code is not None:
-                p = VAT_RATES[t.code].percent_x100 or 0
-            else:
-                p = t.percent if t.percent in _RATE_BY_PERCENT else 0
+            p = t.percent  # (a vatCode's rate has this percent: parse_taxes checks it)
             vat = 0
             if p:
                 if net >= 0:  # line_vat, inline
@@ -443,12 +583,6 @@ def line_vat(amount: int, percent_x100: int) -> int:
     return q + 1 if 2 * r >= den else q
 
 
-#: A VAT row for each tax percent (the first row of the table with that rate).
-_RATE_BY_PERCENT: dict[int, Any] = {}
-for _r in VAT_RATES.values():
-    _RATE_BY_PERCENT.setdefault(_r.percent_x100 or 0, _r)
-
-
 _TAX_SYSTEMS = frozenset(int(t) for t in TaxSystem)
 _EXTENSIONS = frozenset({"settlementSign", "taxSystem", "vendAddress", "vendPlace", "vendMachineNumber",
                          "clientEmail"})
@@ -462,8 +596,9 @@ def check_extensions(req: dict[str, Any], *, allowed_signs: tuple[int, ...]) -> 
     if sign not in allowed_signs:
         raise CashboxError(C.INVALID_JSON, f"settlementSign must be one of {list(allowed_signs)} here, got {sign}")
     ts = req.get("taxSystem")
-    if ts is not None and (isinstance(ts, bool) or not isinstance(ts, int) or ts not in _TAX_SYSTEMS):
-        raise CashboxError(C.INVALID_JSON, f"taxSystem must be one of {[int(t) for t in TaxSystem]}, got {ts!r}")
+    if ts is not None and as_int(ts) not in _TAX_SYSTEMS:
+        raise CashboxError(C.INVALID_JSON, f"taxSystem must be one of {[int(t) for t in TaxSystem]}, "
+                                           f"got {str(ts)[:40]!r}")
     get_str(req, "vendAddress", max_len=MAX_VEND_ADDRESS)
     get_str(req, "vendPlace", max_len=MAX_VEND_PLACE)
     get_str(req, "vendMachineNumber", max_len=MAX_VEND_MACHINE_NUMBER)

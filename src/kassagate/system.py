@@ -20,6 +20,7 @@ from kassagate.http_limits import limited_protocol
 from kassagate.logs import configure_logging
 from kassagate.metrics import Metrics
 from kassagate.processing.service import Processing, render_status, wait_ended
+from kassagate.processing.worker import ProcessingConfig
 from kassagate.storage.db import open_database
 
 log = logging.getLogger("kassagate")
@@ -38,7 +39,8 @@ async def run_serve(settings: Settings, *, demo: bool = False, workers: bool = T
     ctx = await FrontContext.open(settings)
     metrics = Metrics()
     processing = (
-        Processing(ctx.db, settings.data_dir, metrics=metrics, public_url=settings.effective_public_url)
+        Processing(ctx.db, settings.data_dir, ProcessingConfig.from_settings(settings), metrics=metrics,
+                   public_url=settings.effective_public_url)
         if workers
         else None
     )
@@ -73,7 +75,8 @@ async def run_serve(settings: Settings, *, demo: bool = False, workers: bool = T
             timeout_graceful_shutdown=5,
         )
         server = uvicorn.Server(config)
-        log.info("kassagate serving on http://%s:%d (data in %s)", settings.host, settings.port, settings.data_dir)
+        log.info("kassagate serving on http://%s:%d (data dir %s, database %s)", settings.host, settings.port,
+                 settings.data_dir.resolve(), settings.database_label)
         # uvicorn re-raises the SIGTERM/SIGINT it caught once serve() returns, with the
         # handlers it found installed: without ours the default action would end the process
         # there, before the cleanup below (crypto pool processes left running).
@@ -84,6 +87,7 @@ async def run_serve(settings: Settings, *, demo: bool = False, workers: bool = T
         if processing is not None:
             await processing.close()
         await ctx.close()
+    log.info("kassagate stopped")
 
 
 def _poll_status(ctx: FrontContext) -> Callable[[int, float], Awaitable[dict[str, Any] | None]]:
@@ -104,18 +108,22 @@ async def run_worker(settings: Settings, *, metrics_port: int | None = None) -> 
     configure_logging(settings.log_level, settings.log_format)
     db = await open_database(settings.effective_database_url)
     metrics = Metrics()
-    processing = Processing(db, settings.data_dir, metrics=metrics, public_url=settings.effective_public_url)
+    processing = Processing(db, settings.data_dir, ProcessingConfig.from_settings(settings), metrics=metrics,
+                            public_url=settings.effective_public_url)
     stop = asyncio.Event()
     _install_stop(stop)
     exporter = None
     if metrics_port is not None:
         exporter, _thread = start_http_server(metrics_port, addr=settings.host, registry=metrics.registry)
     processing.start(stop)
-    log.info("kassagate worker %s running", processing.worker.owner)
+    log.info("kassagate worker %s running (data dir %s, database %s)", processing.worker.owner,
+             settings.data_dir.resolve(), settings.database_label)
     try:
         await stop.wait()
+        log.info("kassagate worker %s stopping: finishing the requests in hand", processing.worker.owner)
     finally:
         if exporter is not None:
             exporter.shutdown()
         await processing.close()
         await db.close()
+    log.info("kassagate worker %s stopped", processing.worker.owner)

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 import typer
 
-from kassagate.config import ConfigError, Settings, load_settings
+from kassagate.config import Settings
 
 kassa_app = typer.Typer(help="Kassas: the merchants' cloud cash registers.", no_args_is_help=True)
 cluster_app = typer.Typer(help="Clusters: groups of kassas the server picks from.", no_args_is_help=True)
@@ -39,11 +39,9 @@ Type = Annotated[str, typer.Option("--type", help="standard or vending.")]
 
 
 def _settings(data_dir: Path | None) -> Settings:
-    try:
-        return load_settings(data_dir=data_dir)
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    from kassagate.cli.common import settings
+
+    return settings(data_dir=data_dir)
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -262,7 +260,7 @@ def cluster_add(
     inactive: Annotated[bool, typer.Option("--inactive", help="Create it not activated (code 170).")] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Create a cluster; attach kassas with ``kassa add --cluster``."""
+    """Create a cluster; attach kassas with kassa add --cluster."""
     _check_id("CLUSTERID", cluster_id)
     _check_type(type_)
     secret, generated = _token(token)

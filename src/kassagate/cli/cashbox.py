@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
+import signal
+from contextlib import suppress
 from pathlib import Path
 from typing import Annotated, cast
 
@@ -28,10 +31,13 @@ from kassagate.cashbox.virtual import (
     read_journal,
     set_fault,
 )
+from kassagate.cli.common import settings
 from kassagate.core.fn import FnFault
 from kassagate.core.qr import verify_qr
 from kassagate.core.register.rules import parse_tax_rates
-from kassagate.logs import configure_from_env
+from kassagate.logs import configure_logging
+
+log = logging.getLogger("kassagate.cashbox")
 
 DEFAULT_PORT = 8008
 JOURNAL_FILE = "cashbox.sqlite3"
@@ -42,7 +48,7 @@ DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory
 
 
 def _data_dir(d: Path | None) -> Path:
-    return Path(d or os.environ.get("KASSAGATE_DATA_DIR") or "./kassagate-data")
+    return settings(data_dir=d, database=False).data_dir
 
 
 def journal_path(data_dir: Path) -> Path:
@@ -107,6 +113,13 @@ async def _serve(path: Path, host: str, port: int) -> None:
         config = uvicorn.Config(create_app(register), host=host, port=port, loop="none",
                                 http=limited_protocol(load_http_limits(), limit_answer), ws="none",
                                 access_log=False, log_level="warning", lifespan="on")
+        # uvicorn re-raises the SIGTERM/SIGINT it caught once it has stopped, with the
+        # handlers it found installed: with none, the default action would end the process
+        # there, before the journal is closed.
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with suppress(RuntimeError, ValueError):  # not the main thread, or no such signal
+                loop.add_signal_handler(sig, lambda: None)
         await uvicorn.Server(config).serve()
     finally:
         await register.close()
@@ -136,14 +149,15 @@ def cashbox(
                                  "Stored.")] = None,
 ) -> None:
     """Start one standalone virtual cash register (Cashbox protocol, emulated fiscal drive)."""
-    d = _data_dir(data_dir)
+    config = settings(announce=False, data_dir=data_dir)
+    d = config.data_dir
     try:
         path, where = prepare(d, merchant_id or env_merchant_id(), auto_shift, timezone, tax_rates=tax_rates,
                               shift_id_type=shift_id_type, fiscal_id_type=fiscal_id_type)
     except (JournalError, ValueError, OSError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
-    configure_from_env()
+    configure_logging(config.log_level, config.log_format)
     typer.echo(f"kassagate cashbox: journal {path}; {where}")
     typer.echo(f"listening on http://{host}:{port}/ ({'cloud' if auto_shift else 'device'} mode)")
     try:
@@ -152,6 +166,7 @@ def cashbox(
         uvloop.run(_serve(path, host, port))
     except ImportError:
         asyncio.run(_serve(path, host, port))
+    log.info("kassagate cashbox stopped (journal %s)", path)
 
 
 def cashbox_journal(data_dir: DataDir = None) -> None:

@@ -12,9 +12,9 @@ from typing import Annotated, Any
 
 import typer
 
-from kassagate.config import ConfigError, Settings, load_settings
+from kassagate.config import Settings
 
-kkt_app = typer.Typer(help="The registers (KKT) of kassas: fault injection, fiscal journal.", no_args_is_help=True)
+kkt_app = typer.Typer(help="The registers (KKT): list, show, fault injection, fiscal journal.", no_args_is_help=True)
 callback_app = typer.Typer(
     help="Callbacks: where kassagate POSTs a request's status when it ends.", no_args_is_help=True
 )
@@ -30,11 +30,9 @@ def _run_service(main: Coroutine[Any, Any, None]) -> None:
     uvloop.run(main)
 
 def _settings(**overrides: Any) -> Settings:
-    try:
-        return load_settings(**overrides)
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    from kassagate.cli.common import settings
+
+    return settings(**overrides)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -99,7 +97,7 @@ def kkt_journal(
     data_dir: DataDir = None,
 ) -> None:
     """The fiscal journal of the kassa's virtual register, one JSON object a line
-    (fd, type, docNumber, amount, time, fiscalSign, ...). Works while ``serve`` runs."""
+    (fd, type, docNumber, amount, time, fiscalSign, ...). Works while serve runs."""
     settings = _settings(data_dir=data_dir)
 
     async def find() -> Path:
@@ -165,7 +163,7 @@ def serve(
     """The whole system in one process: front server, processing, virtual registers."""
     from kassagate.system import run_serve
 
-    settings = _settings(host=host, port=port, data_dir=data_dir)
+    settings = _settings(announce=False, host=host, port=port, data_dir=data_dir)
     _run_service(run_serve(settings, demo=demo, workers=workers))
 
 
@@ -179,7 +177,7 @@ def worker(
 
     if metrics_port is not None and not 0 < metrics_port < 65536:
         raise _fail(f"--metrics-port must be 1-65535, got {metrics_port}")
-    _run_service(run_worker(_settings(data_dir=data_dir), metrics_port=metrics_port))
+    _run_service(run_worker(_settings(announce=False, data_dir=data_dir), metrics_port=metrics_port))
 
 
 def register(app: typer.Typer) -> None:

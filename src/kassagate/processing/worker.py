@@ -30,6 +30,7 @@ import msgspec
 from sqlalchemy import select
 
 from kassagate.cashbox.client import RegisterUnreachable
+from kassagate.config import Settings, load_settings
 from kassagate.core.codes import CashboxCode, FrontCode
 from kassagate.core.qr import build_qr
 from kassagate.logs import Trace, use_trace
@@ -66,19 +67,20 @@ class ProcessingConfig:
     shift_rotate_before_seconds: float = 600.0
 
     @classmethod
+    def from_settings(cls, settings: Settings) -> ProcessingConfig:
+        """The processing fields of the service's settings (``docs/processing.md``)."""
+        return cls(
+            concurrency=settings.worker_concurrency,
+            retry_budget=settings.retry_budget,
+            retry_base_seconds=settings.retry_base_seconds,
+            retry_max_seconds=settings.retry_max_seconds,
+            lease_seconds=settings.lease_seconds,
+        )
+
+    @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> ProcessingConfig:
-        env = dict(os.environ) if env is None else env
-        kw: dict[str, Any] = {}
-        for name, attr, conv in (
-            ("KASSAGATE_WORKER_CONCURRENCY", "concurrency", int),
-            ("KASSAGATE_RETRY_BUDGET", "retry_budget", int),
-            ("KASSAGATE_RETRY_BASE_SECONDS", "retry_base_seconds", float),
-            ("KASSAGATE_RETRY_MAX_SECONDS", "retry_max_seconds", float),
-            ("KASSAGATE_LEASE_SECONDS", "lease_seconds", float),
-        ):
-            if env.get(name):
-                kw[attr] = conv(env[name])
-        return cls(**kw)
+        """:meth:`from_settings` of the settings read from ``env`` (default: the process's)."""
+        return cls.from_settings(load_settings(env))
 
     def backoff_us(self, attempts: int) -> int:
         delay = min(self.retry_base_seconds * (2 ** max(attempts - 1, 0)), self.retry_max_seconds)

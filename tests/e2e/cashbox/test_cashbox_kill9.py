@@ -57,7 +57,7 @@ def doc(ext: str) -> dict[str, Any]:
 async def test_kill_9_under_load(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     port = free_port()
-    answered: dict[str, str] = {}  # documentExtID -> fiscalID
+    answered: dict[str, str] = {}  # documentExtID -> fiscalNum (the FD number)
     unanswered: set[str] = set()
     rng = random.Random(9)
     counter = 0
@@ -86,8 +86,8 @@ async def test_kill_9_under_load(tmp_path: Path) -> None:
                             return
                         assert a.ok, a
                         if ext in answered:
-                            assert answered[ext] == a.fiscal_id
-                        answered[ext] = a.fiscal_id
+                            assert answered[ext] == a.fiscal_num
+                        answered[ext] = a.fiscal_num  # the FD number (fiscalID is it in 12 digits)
 
                 tasks = [asyncio.create_task(worker(pending)) for _ in range(24)]
                 await asyncio.sleep(rng.uniform(0.4, 1.0))

@@ -187,5 +187,6 @@ def test_the_shipped_example_file_is_valid_and_names_the_defaults() -> None:
     assert s.data_dir == Path("/var/lib/kassagate")
     defaults = Settings()
     for name in ("host", "port", "log_level", "rsa_bits", "max_body", "worker_concurrency", "retry_budget",
-                 "retry_base_seconds", "retry_max_seconds", "lease_seconds"):
+                 "retry_base_seconds", "retry_max_seconds", "lease_seconds", "max_header_bytes", "max_headers",
+                 "header_timeout", "body_timeout", "max_connections"):
         assert getattr(s, name) == getattr(defaults, name), name

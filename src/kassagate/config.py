@@ -24,6 +24,11 @@ DEFAULT_PORT = 8080
 DEFAULT_RSA_BITS = 4096
 ALLOWED_RSA_BITS = (2048, 3072, 4096)
 DEFAULT_MAX_BODY = 1024 * 1024
+DEFAULT_MAX_HEADER_BYTES = 32 * 1024
+DEFAULT_MAX_HEADERS = 100
+DEFAULT_HEADER_TIMEOUT = 10.0
+DEFAULT_BODY_TIMEOUT = 30.0
+DEFAULT_MAX_CONNECTIONS = 1000
 DEFAULT_MAX_QUEUE_DEPTH = 100_000
 DEFAULT_MAX_PENDING_AGE_SECONDS = 300.0
 LOG_FORMATS = ("text", "json")
@@ -38,6 +43,17 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class HttpLimits:
+    """What one HTTP client can make a server hold (``kassagate.http_limits``)."""
+
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES  # request line and headers
+    max_headers: int = DEFAULT_MAX_HEADERS  # header lines
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT  # seconds for the request line and headers
+    body_timeout: float = DEFAULT_BODY_TIMEOUT  # seconds for the body, after the headers
+    max_connections: int = DEFAULT_MAX_CONNECTIONS  # open connections
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: Path = field(default_factory=lambda: Path(DEFAULT_DATA_DIR))
     database_url: str | None = None  # None: SQLite in the data dir
@@ -46,6 +62,12 @@ class Settings:
     rsa_bits: int = DEFAULT_RSA_BITS
     log_level: str = "INFO"
     max_body: int = DEFAULT_MAX_BODY
+    # -- HTTP limits (docs/operations.md, "HTTP limits"): also those of ``kassagate cashbox``
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
+    max_headers: int = DEFAULT_MAX_HEADERS
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
     # -- processing (docs/processing.md)
     worker_concurrency: int = 32
     retry_budget: int = 10
@@ -65,6 +87,11 @@ class Settings:
     public_url: str = ""
     #: The configuration file read, if any (set by :func:`load_settings`, not by a layer).
     config_file: Path | None = None
+
+    @property
+    def http(self) -> HttpLimits:
+        return HttpLimits(self.max_header_bytes, self.max_headers, self.header_timeout, self.body_timeout,
+                          self.max_connections)
 
     @property
     def effective_public_url(self) -> str:
@@ -235,7 +262,27 @@ def load_settings(
     return s
 
 
+_HTTP_FIELDS = ("max_header_bytes", "max_headers", "header_timeout", "body_timeout", "max_connections")
+
+
+def load_http_limits(env: dict[str, str] | None = None) -> HttpLimits:
+    """The HTTP limits alone, from the environment (``kassagate cashbox``, which has no other
+    setting of :class:`Settings`)."""
+    values, where = read_env(dict(os.environ) if env is None else env)
+    s = Settings(**{k: v for k, v in values.items() if k in _HTTP_FIELDS})
+    _validate_http(s, lambda name: where.get(name, name))
+    return s.http
+
+
+def _validate_http(s: Settings, where: typing.Callable[[str], str]) -> None:
+    for name in _HTTP_FIELDS:
+        value = getattr(s, name)
+        if not (math.isfinite(value) and value > 0):
+            raise ConfigError(f"{where(name)} must be more than 0, got {value}")
+
+
 def _validate(s: Settings, where: typing.Callable[[str], str]) -> None:
+    _validate_http(s, where)
     if s.rsa_bits not in ALLOWED_RSA_BITS:
         raise ConfigError(f"{where('rsa_bits')} must be one of {ALLOWED_RSA_BITS}, got {s.rsa_bits}")
     if not 0 < s.port < 65536:

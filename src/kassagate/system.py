@@ -20,6 +20,7 @@ from kassagate.cabinet.app import create_cabinet_app
 from kassagate.config import Settings
 from kassagate.front.app import create_front_app
 from kassagate.front.context import FrontContext
+from kassagate.http_limits import limited_protocol
 from kassagate.logs import configure_logging
 from kassagate.metrics import Metrics
 from kassagate.processing.service import Processing, render_status, wait_ended
@@ -67,7 +68,8 @@ async def run_serve(settings: Settings, *, demo: bool = False, workers: bool = T
             app,
             host=settings.host,
             port=settings.port,
-            http="httptools",
+            http=limited_protocol(settings.http),
+            ws="none",  # no WebSocket route: an upgrade request is an ordinary one
             loop="none",
             lifespan="off",
             log_config=None,

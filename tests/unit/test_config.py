@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from kassagate.config import ConfigError, load_settings
+from kassagate.config import ConfigError, HttpLimits, load_settings
 
 
 def test_defaults_use_sqlite_in_data_dir(tmp_path: Path) -> None:
@@ -28,11 +28,22 @@ def test_postgres_url_spellings_become_asyncpg() -> None:
         ({"KASSAGATE_RSA_BITS": "1024"}, "KASSAGATE_RSA_BITS"),
         ({"KASSAGATE_PORT": "eighty"}, "KASSAGATE_PORT"),
         ({"KASSAGATE_DATABASE_URL": "mysql://x"}, "KASSAGATE_DATABASE_URL"),
+        ({"KASSAGATE_HEADER_TIMEOUT": "soon"}, "KASSAGATE_HEADER_TIMEOUT"),
+        ({"KASSAGATE_MAX_CONNECTIONS": "0"}, "KASSAGATE_MAX_CONNECTIONS"),
+        ({"KASSAGATE_MAX_HEADER_BYTES": "-1"}, "KASSAGATE_MAX_HEADER_BYTES"),
     ],
 )
 def test_bad_settings_say_what_to_fix(env: dict[str, str], fragment: str) -> None:
     with pytest.raises(ConfigError, match=fragment):
         load_settings(env)
+
+
+def test_http_limits_come_from_the_environment() -> None:
+    assert load_settings({}).http == HttpLimits(32768, 100, 10.0, 30.0, 1000)
+    s = load_settings({"KASSAGATE_MAX_HEADER_BYTES": "8192", "KASSAGATE_MAX_HEADERS": "20",
+                       "KASSAGATE_HEADER_TIMEOUT": "2.5", "KASSAGATE_BODY_TIMEOUT": "7",
+                       "KASSAGATE_MAX_CONNECTIONS": "64"})
+    assert s.http == HttpLimits(8192, 20, 2.5, 7.0, 64)
 
 
 def test_public_url() -> None:
@@ -176,5 +187,6 @@ def test_the_shipped_example_file_is_valid_and_names_the_defaults() -> None:
     assert s.data_dir == Path("/var/lib/kassagate")
     defaults = Settings()
     for name in ("host", "port", "log_level", "rsa_bits", "max_body", "worker_concurrency", "retry_budget",
-                 "retry_base_seconds", "retry_max_seconds", "lease_seconds"):
+                 "retry_base_seconds", "retry_max_seconds", "lease_seconds", "max_header_bytes", "max_headers",
+                 "header_timeout", "body_timeout", "max_connections"):
         assert getattr(s, name) == getattr(defaults, name), name

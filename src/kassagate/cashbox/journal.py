@@ -2,8 +2,15 @@
 
 Automatic checkpoints are off (they would run inside a commit, doubling its time): the
 register checkpoints from a second connection in its own thread between two batches,
-every few thousand documents (``VirtualRegister``); closing the last connection
-checkpoints too.
+whenever the WAL holds :data:`CHECKPOINT_WAL_BYTES` (``VirtualRegister``); the next
+write then starts the WAL over, reusing its file from the beginning (overwriting is
+cheaper to sync than appending), and ``journal_size_limit`` keeps the file from staying
+larger than :data:`WAL_SIZE_LIMIT`. The WAL so stays within a few MB whatever the batch
+sizes (a one-document commit writes about 32 KB of WAL: the row, five index pages and the
+state). How much the WAL holds is read from the wal-index (``-shm`` file) header's
+``mxFrame``, the number of valid frames (https://sqlite.org/walformat.html): the file's
+size does not tell, since a WAL that starts over keeps its size. Closing the last
+connection checkpoints too.
 
 The standard library's ``sqlite3`` is used on purpose: the journal is the register's
 private, synchronous storage driven by its single writer thread (``virtual.py``), not the
@@ -16,6 +23,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,8 +34,15 @@ from kassagate.core.register.model import SHIFT_KINDS, Doc, RegisterState
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 60_000
+#: The register checkpoints once the WAL file has grown to this size.
+CHECKPOINT_WAL_BYTES = 4 * 1024 * 1024
 #: A WAL file larger than this is truncated when it starts over.
-WAL_SIZE_LIMIT = 32 * 1024 * 1024
+WAL_SIZE_LIMIT = CHECKPOINT_WAL_BYTES
+#: The wal-index header: ``mxFrame`` (u32, native byte order) at this offset of the -shm file.
+_SHM_MX_FRAME = struct.Struct("=I")
+_SHM_MX_FRAME_OFFSET = 16
+_WAL_HEADER_BYTES = 32
+_WAL_FRAME_HEADER_BYTES = 24
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -117,6 +132,8 @@ class Journal:
             os.close(fd)
         self.conn = connect(self.path)
         self.conn.executescript(_SCHEMA)
+        self._page_size: int = self.conn.execute("PRAGMA page_size").fetchone()[0]
+        self._shm_fd: int | None = None
         self._find_cursor = self.conn.cursor()  # reused: ``find`` runs for most requests
         self._sp_wanted = False
         self._sp_open = False
@@ -129,6 +146,9 @@ class Journal:
         self._flush_failed = False  # the transaction lost deferred rows: it must roll back
 
     def close(self) -> None:
+        if self._shm_fd is not None:
+            os.close(self._shm_fd)
+            self._shm_fd = None
         self.conn.close()
 
     # -- transactions and state ---------------------------------------------------------
@@ -156,6 +176,20 @@ class Journal:
         self._flush_failed = False
         if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
+
+    def wal_bytes(self) -> int:
+        """How many bytes the WAL holds (its valid frames; 0 when it is empty). Read from
+        the wal-index header without a lock: a hint for when to checkpoint, not more."""
+        try:
+            if self._shm_fd is None:
+                self._shm_fd = os.open(f"{self.path}-shm", os.O_RDONLY)
+            raw = os.pread(self._shm_fd, _SHM_MX_FRAME.size, _SHM_MX_FRAME_OFFSET)
+        except OSError:
+            return 0
+        if len(raw) < _SHM_MX_FRAME.size:
+            return 0
+        frames: int = _SHM_MX_FRAME.unpack(raw)[0]
+        return 0 if frames == 0 else _WAL_HEADER_BYTES + frames * (self._page_size + _WAL_FRAME_HEADER_BYTES)
 
     def checkpoint(self) -> None:
         """Copy the WAL into the database file without blocking writers (PASSIVE)."""

@@ -103,6 +103,13 @@ def create_app(register: VirtualRegister) -> Callable[[Scope, Receive, Send], Aw
     return app
 
 
+def limit_answer(status: int, message: str) -> bytes:
+    """The body of an HTTP refusal (``kassagate.http_limits``: headers too large or too
+    slow, body too slow, too many connections) in the protocol's form: code 2, and what
+    was over which limit."""
+    return encode_answer(error_answer(CashboxCode.INVALID_JSON, message))
+
+
 def _log_call(scope: Scope, answer: dict[str, Any], started: float) -> None:
     header = next((v for k, v in scope["headers"] if k == b"x-request-id"), None)
     trace = begin_request(header)

@@ -35,14 +35,12 @@ from kassagate.core.register.model import TIME_FORMAT
 from kassagate.core.register.rules import check_tax_rates
 from kassagate.core.tables import FN_VALIDITY_MONTHS
 
-from .journal import Journal, JournalError
+from .journal import CHECKPOINT_WAL_BYTES, Journal, JournalError
 
 log = logging.getLogger("kassagate.cashbox")
 
 DEFAULT_TIMEZONE = "Europe/Moscow"
 MAX_BATCH = 1024
-#: Checkpoint the WAL (from a second connection, in its own thread) after this many requests.
-CHECKPOINT_EVERY = 4000
 #: Loop iterations the writer waits for a growing queue before taking a batch.
 GATHER_ITERATIONS = 4
 #: COMMIT (fsync) on the event loop while it takes less than this on average.
@@ -213,7 +211,7 @@ class VirtualRegister:
         self._closed = False
         self._commit_ema = 0.0
         self._checkpointing = False
-        self._since_checkpoint = 0
+        self._wal_bytes = 0  # what the WAL held after the last commit
         self._ckpt_journal: Journal | None = None
         self._ckpt_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kassagate-checkpoint")
         self.identity = _identity(state)
@@ -309,8 +307,8 @@ class VirtualRegister:
             for (_, _, fut), answer in zip(batch, answers, strict=True):
                 if not fut.done():
                     fut.set_result(answer)
-            if self._since_checkpoint >= CHECKPOINT_EVERY:
-                self._since_checkpoint = 0
+            if self._wal_bytes >= CHECKPOINT_WAL_BYTES:
+                self._wal_bytes = 0
                 self._checkpointing = True
                 await loop.run_in_executor(self._ckpt_executor, self._checkpoint)
 
@@ -375,7 +373,7 @@ class VirtualRegister:
         j.commit()
         self._commit_ema = 0.8 * self._commit_ema + 0.2 * (time.perf_counter() - t0)
         self._version = version
-        self._since_checkpoint += writes
+        self._wal_bytes = j.wal_bytes()
 
     def _checkpoint(self) -> None:
         """Copy the WAL into the database file (from a second connection, in its own

@@ -1,8 +1,11 @@
 """``kassagate kassa add``, ``cluster add``, ``keys show``, ``keys rotate``.
 
 Accounts live in the service database (``KASSAGATE_DATABASE_URL``, default SQLite in the
-data dir); a running server sees a change within a second. A token given as ``-`` is read
-from the standard input, so that it never shows in the process list.
+data dir); a running server sees a change within a second. Without ``--token`` a token
+with 192 random bits is generated and printed once; a token given as ``-`` is read from
+the standard input, so that it never shows in the process list. A token given by hand has
+at least 16 characters. Tokens are stored as HMACs under the token key of the data dir
+(``keys/token_key``, see ``storage/tokens.py``).
 """
 
 from __future__ import annotations
@@ -25,7 +28,13 @@ keys_app = typer.Typer(help="The front server's published keys.", no_args_is_hel
 
 ID_RE = re.compile(r"[0-9]{1,20}")
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory (KASSAGATE_DATA_DIR).")]
-Token = Annotated[str, typer.Option("--token", help="The secret token; '-' reads it from stdin.")]
+Token = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        help="The secret token (at least 16 characters); '-' reads it from stdin. Default: a new random one, printed.",
+    ),
+]
 Type = Annotated[str, typer.Option("--type", help="standard or vending.")]
 
 
@@ -40,13 +49,30 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _token(value: str) -> str:
+def _token(value: str | None) -> tuple[str, bool]:
+    """The token to store, and whether it was generated (then the command prints it)."""
+    from kassagate.storage.tokens import MIN_TOKEN_LENGTH, new_token
+
+    if value is None:
+        return new_token(), True
     token = sys.stdin.readline().rstrip("\r\n") if value == "-" else value
     if not token:
         raise _fail("the token must not be empty", 2)
+    if len(token) < MIN_TOKEN_LENGTH:
+        raise _fail(
+            f"the token must be at least {MIN_TOKEN_LENGTH} characters (leave out --token to have a random "
+            "one generated)",
+            2,
+        )
     if len(token) > 256:
         raise _fail("the token must be at most 256 characters", 2)
-    return token
+    return token, False
+
+
+def _token_key(settings: Settings) -> bytes:
+    from kassagate.front.keys import load_or_create_token_key
+
+    return load_or_create_token_key(Path(settings.data_dir))
 
 
 def _check_id(what: str, value: str) -> None:
@@ -85,7 +111,7 @@ async def _add_kassa(
 
     db = await open_database(settings.effective_database_url)
     try:
-        acc = Accounts(db)
+        acc = Accounts(db, await asyncio.to_thread(_token_key, settings))
         if await acc.get_kassa(kassaid) is not None:
             raise DuplicateError(f"kassa {kassaid} already exists")
         if cluster is not None and await acc.get_cluster(cluster) is None:
@@ -174,7 +200,7 @@ async def _probe_remote(url: str, merchant_id: str) -> tuple[dict[str, Any], str
 @kassa_app.command("add")
 def kassa_add(
     kassaid: Annotated[str, typer.Argument(help="The kassaid: 1 to 20 digits.")],
-    token: Token,
+    token: Token = None,
     type_: Type = "standard",
     debug: Annotated[bool, typer.Option("--debug", help="Debug mode: accepted, never fiscalized (code 390).")] = False,
     inactive: Annotated[bool, typer.Option("--inactive", help="Create it not activated (code 310).")] = False,
@@ -192,7 +218,7 @@ def kassa_add(
     _check_type(type_)
     if cluster is not None:
         _check_id("--cluster", cluster)
-    secret = _token(token)
+    secret, generated = _token(token)
     settings = _settings(data_dir)
     described = _run(
         _add_kassa(
@@ -210,6 +236,8 @@ def kassa_add(
     flags = [type_, "not activated" if inactive else "activated"] + (["debug"] if debug else [])
     flags += [f"cluster {cluster}"] if cluster else []
     typer.echo(f"kassa {kassaid} added ({', '.join(flags)}): {described}")
+    if generated:
+        typer.echo(f"token: {secret}")
 
 
 async def _add_cluster(settings: Settings, cluster_id: str, token: str, type_: str, activated: bool) -> None:
@@ -218,7 +246,8 @@ async def _add_cluster(settings: Settings, cluster_id: str, token: str, type_: s
 
     db = await open_database(settings.effective_database_url)
     try:
-        await Accounts(db).add_cluster(cluster_id, token=token, type=type_, activated=activated)
+        acc = Accounts(db, await asyncio.to_thread(_token_key, settings))
+        await acc.add_cluster(cluster_id, token=token, type=type_, activated=activated)
     finally:
         await db.close()
 
@@ -226,7 +255,7 @@ async def _add_cluster(settings: Settings, cluster_id: str, token: str, type_: s
 @cluster_app.command("add")
 def cluster_add(
     cluster_id: Annotated[str, typer.Argument(metavar="CLUSTERID", help="The cluster id: 1 to 20 digits.")],
-    token: Token,
+    token: Token = None,
     type_: Type = "standard",
     inactive: Annotated[bool, typer.Option("--inactive", help="Create it not activated (code 170).")] = False,
     data_dir: DataDir = None,
@@ -234,10 +263,12 @@ def cluster_add(
     """Create a cluster; attach kassas with kassa add --cluster."""
     _check_id("CLUSTERID", cluster_id)
     _check_type(type_)
-    secret = _token(token)
+    secret, generated = _token(token)
     settings = _settings(data_dir)
     _run(_add_cluster(settings, cluster_id, secret, type_, not inactive))
     typer.echo(f"cluster {cluster_id} added ({type_}, {'not activated' if inactive else 'activated'})")
+    if generated:
+        typer.echo(f"token: {secret}")
 
 
 @keys_app.command("show")

@@ -104,11 +104,14 @@ def prepare(data_dir: Path, merchant_id: str | None, auto_shift: bool, timezone:
 async def _serve(path: Path, host: str, port: int) -> None:
     import uvicorn
 
-    from kassagate.cashbox.server import create_app
+    from kassagate.cashbox.server import create_app, limit_answer
+    from kassagate.config import load_http_limits
+    from kassagate.http_limits import limited_protocol
 
     register = await VirtualRegister.open(path)
     try:
-        config = uvicorn.Config(create_app(register), host=host, port=port, loop="none", http="httptools",
+        config = uvicorn.Config(create_app(register), host=host, port=port, loop="none",
+                                http=limited_protocol(load_http_limits(), limit_answer), ws="none",
                                 access_log=False, log_level="warning", lifespan="on")
         # uvicorn re-raises the SIGTERM/SIGINT it caught once it has stopped, with the
         # handlers it found installed: with none, the default action would end the process

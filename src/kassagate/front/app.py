@@ -5,7 +5,9 @@ Routes: ``POST /v1/fiscalize`` and ``/srv/igd.php`` (kassa mode), ``POST /v1/fis
 public receipt page ``GET /check`` (both by ``nuid`` and ``qnuid``); for operators ``/healthz``,
 ``/readyz``, ``/metrics`` and ``/openapi.json`` (``front/observe.py``). Every intake answer is JSON with
 ``status`` and ``code``; no request ever gets an HTTP 500 (an unexpected failure is code 80
-with a correlation id, logged).
+with a correlation id, logged). Every other answer is JSON too: an unknown path is HTTP
+404, a method a path does not take HTTP 405 (on an intake path with the code of a bad
+envelope, 90 or 150), both with ``status`` and ``error``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 import msgspec
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -154,6 +157,22 @@ def create_front_app(
         await ctx.refresh_keys()
         return json_response(ctx.keys_json())
 
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 404:
+            text = "no such path: the paths are POST /v1/fiscalize, /srv/igd.php, /v1/fiscalize/cluster; " \
+                   "GET /v1/status, /getfp, /v1/keys"
+        elif exc.status_code == 405:
+            text = f"method not allowed: use {(exc.headers or {}).get('Allow', 'GET')}"
+        else:
+            text = exc.detail
+        return Response(
+            _encode({"status": "error", "error": text}),
+            status_code=exc.status_code,
+            headers=exc.headers,
+            media_type="application/json",
+        )
+
     async def on_error(request: Request, exc: Exception) -> Response:
         cid = uuid.uuid4().hex[:16]
         log.error("unhandled failure (correlation id %s): %s", cid, type(exc).__name__, exc_info=exc)
@@ -178,7 +197,7 @@ def create_front_app(
             *observe_routes(ctx, metrics, checks),
             *mounts,
         ],
-        exception_handlers={Exception: on_error},
+        exception_handlers={Exception: on_error, HTTPException: http_error},
     )
     modes: dict[str, Mode] = {"/v1/fiscalize": "kassa", "/srv/igd.php": "kassa", "/v1/fiscalize/cluster": "cluster"}
 
@@ -190,7 +209,8 @@ def create_front_app(
             await app(scope, receive, send)
             return
         if scope["method"] != "POST":
-            payload = _encode({"status": "error", "error": "method not allowed: use POST"})
+            code = FrontCode.ENVELOPE_INVALID if mode == "kassa" else FrontCode.CLUSTER_ENVELOPE_INVALID
+            payload = _encode({"status": "error", "code": str(int(code)), "error": "method not allowed: use POST"})
             await _send_json(send, 405, payload, (b"allow", b"POST"))
             return
         started = time.perf_counter()
@@ -207,6 +227,8 @@ def create_front_app(
                 request_id = value
         trace = begin_request(request_id)
         body = None if too_long else await _receive_limited(receive, limit)
+        if body is _GONE:
+            return  # the client left (or was cut off) before its body ended: nothing to answer
         extra = [(b"x-request-id", trace.request_id.encode())]
         if body is None:
             code = FrontCode.ENVELOPE_INVALID if mode == "kassa" else FrontCode.CLUSTER_ENVELOPE_INVALID
@@ -235,14 +257,18 @@ def _intake_done(metrics: Metrics, trace: Trace, path: str, code: int, started: 
         log.info("intake", extra={"fields": fields})
 
 
+_GONE = b"\x00gone"
+
+
 async def _receive_limited(receive: Receive, limit: int) -> bytes | None:
-    """The request body, or None when it is longer than ``limit`` bytes."""
+    """The request body, None when it is longer than ``limit`` bytes, ``_GONE`` when the
+    client disconnected before its end."""
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            return b"".join(chunks)
+            return _GONE
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from kassagate.config import Settings
 from kassagate.front import keys as keyfiles
@@ -47,13 +47,13 @@ class AccountCache:
     When an entry expires, the requests that miss it together share one database read
     (instead of one read each, which under load would come every ``ttl``)."""
 
-    def __init__(self, accounts: Accounts, requests: Requests, ttl: float = ACCOUNT_TTL) -> None:
+    def __init__(self, accounts: Accounts, requests: Requests, token_key: bytes, ttl: float = ACCOUNT_TTL) -> None:
         self._accounts = accounts
         self._requests = requests
         self._ttl = ttl
         self._cache: dict[tuple[str, str], tuple[float, Any]] = {}
         self._loading: dict[tuple[str, str], asyncio.Future[Any]] = {}
-        self._tokens = TokenVerifier()
+        self._tokens = TokenVerifier(token_key)
 
     async def _cached(self, key: tuple[str, str], load: Callable[[], Awaitable[T]]) -> T:
         if self._ttl <= 0:
@@ -90,8 +90,25 @@ class AccountCache:
     async def pending_counts(self, kassaids: list[str]) -> dict[str, int]:
         return await self._requests.pending_counts(kassaids)
 
-    async def verify_token(self, token: str, salt: str, token_hash: str) -> bool:
-        return await self._tokens.verify(token, salt, token_hash)
+    async def verify_token(self, token: str, account: Kassa | Cluster | None) -> bool:
+        """Whether ``token`` is the account's; for no account (None) the same work is done
+        and the answer is False. A good token against a row in the PBKDF2 form rewrites it
+        in the HMAC form (``storage/tokens.py``)."""
+        if account is None:
+            return (await self._tokens.verify(token, None, None)).ok
+        verdict = await self._tokens.verify(token, account.token_salt, account.token_hash)
+        if verdict.rehashed is not None:
+            kind: Literal["kassa", "cluster"] = "kassa" if isinstance(account, Kassa) else "cluster"
+            ident = account.kassaid if isinstance(account, Kassa) else account.cluster_id
+            salt, token_hash = verdict.rehashed
+            try:
+                await self._accounts.replace_token_hash(kind, ident, account.token_hash, salt, token_hash)
+            except Exception as exc:  # the token was good: a failed upgrade is retried next time
+                log.warning("token hash of %s %s not upgraded: %s", kind, ident, type(exc).__name__)
+            self._cache.pop((kind, ident), None)
+            if kind == "kassa" and account.cluster_id is not None:
+                self._cache.pop(("members", account.cluster_id), None)
+        return verdict.ok
 
 
 def backpressure_gate(settings: Settings, db: Database) -> Gate | None:
@@ -135,7 +152,8 @@ class FrontContext:
             if crypto is not None:
                 await crypto.close()
             raise
-        accounts = Accounts(db)
+        token_key = await asyncio.to_thread(keyfiles.load_or_create_token_key, data_dir)
+        accounts = Accounts(db, token_key)
         requests = Requests(db)
         ctx = cls(
             settings=settings,
@@ -145,7 +163,7 @@ class FrontContext:
             writer=RequestWriter(db, linger=lambda: STORE_LINGER_SECONDS if crypto.backlog else 0.0),
             keyring=ring,
             crypto=crypto,
-            account_cache=AccountCache(accounts, requests, account_ttl),
+            account_cache=AccountCache(accounts, requests, token_key, account_ttl),
             gate=backpressure_gate(settings, db),
         )
         ctx._keys_checked = time.monotonic()

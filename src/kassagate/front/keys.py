@@ -6,6 +6,10 @@ Layout under the data dir::
                     (base64), generation (an id that changes on every rotation)
     keys/previous/  the same files for the generation before, plus ``valid_until`` (Unix
                     seconds): accepted for decryption until then, never published
+    keys/token_key  the token key (base64 of 32 random bytes, mode 0600): the key of the
+                    HMAC under which kassa and cluster tokens are stored
+                    (``storage/tokens.py``). It does not rotate with the RSA keys. Without
+                    it a copy of the database cannot test guesses; lost, no token verifies.
 
 Rotation (:func:`rotate_keys`, ``kassagate keys rotate``) moves ``current`` to ``previous``
 with a grace period and generates a new ``current``. A running server notices the new
@@ -175,6 +179,35 @@ def load_or_create_keys(data_dir: Path, bits: int) -> KeyRing:
         except OSError:
             shutil.rmtree(staging, ignore_errors=True)
     return load_keys(data_dir)
+
+
+TOKEN_KEY_FILE = "token_key"  # noqa: S105 - a file name
+
+
+def load_or_create_token_key(data_dir: Path) -> bytes:
+    """The token key of ``data_dir`` (``keys/token_key``), generated on first use."""
+    from kassagate.storage.tokens import TOKEN_KEY_BYTES, new_token_key
+
+    base = keys_dir(data_dir)
+    path = base / TOKEN_KEY_FILE
+    if not path.exists():
+        base.mkdir(parents=True, exist_ok=True)
+        os.chmod(base, 0o700)
+        staging = base / f".{TOKEN_KEY_FILE}-{secrets.token_hex(4)}"
+        _write_file(staging, base64.b64encode(new_token_key()) + b"\n", 0o600)
+        try:
+            os.link(staging, path)  # never replaces a key another process wrote first
+        except FileExistsError:
+            pass
+        finally:
+            staging.unlink()
+    try:
+        key = base64.b64decode(path.read_bytes().strip(), validate=True)
+    except (OSError, ValueError) as exc:
+        raise KeyFilesError(f"the token key {path} is unreadable or damaged ({type(exc).__name__})") from None
+    if len(key) != TOKEN_KEY_BYTES:
+        raise KeyFilesError(f"the token key {path} is damaged (not {TOKEN_KEY_BYTES} bytes)")
+    return key
 
 
 def rotate_keys(data_dir: Path, bits: int, grace_hours: float = DEFAULT_GRACE_HOURS) -> KeyRing:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping
@@ -121,10 +120,19 @@ def _kassa_select() -> Any:
 
 
 class Accounts:
-    """kkts, clusters and kassas."""
+    """kkts, clusters and kassas.
 
-    def __init__(self, db: Database) -> None:
+    ``token_key``: the installation's token key (``front.keys.load_or_create_token_key``),
+    needed to store a token (:meth:`add_kassa`, :meth:`add_cluster`); reads need none."""
+
+    def __init__(self, db: Database, token_key: bytes | None = None) -> None:
         self.db = db
+        self._token_key = token_key
+
+    def _hash(self, token: str) -> tuple[str, str]:
+        if self._token_key is None:
+            raise ValueError("storing a token needs the token key (Accounts(db, token_key=...))")
+        return hash_token(token, self._token_key)
 
     # kkts
     async def add_kkt(
@@ -189,7 +197,7 @@ class Accounts:
 
     # clusters
     async def add_cluster(self, cluster_id: str, *, token: str, type: str = "standard", activated: bool = True) -> None:
-        salt, token_hash = await asyncio.to_thread(hash_token, token)
+        salt, token_hash = self._hash(token)
         async with self.db.write_connection() as conn:
             exists = await conn.execute(select(clusters.c.cluster_id).where(clusters.c.cluster_id == cluster_id))
             if exists.first() is not None:
@@ -204,6 +212,20 @@ class Accounts:
                     created_at=utc_micros(),
                 )
             )
+
+    async def replace_token_hash(
+        self, kind: Literal["kassa", "cluster"], ident: str, old_hash: str, salt: str, token_hash: str
+    ) -> bool:
+        """Store ``(salt, token_hash)`` for the kassa or cluster ``ident`` if its token hash
+        is still ``old_hash`` (True when it was replaced)."""
+        table, key = (kassas, kassas.c.kassaid) if kind == "kassa" else (clusters, clusters.c.cluster_id)
+        async with self.db.write_connection() as conn:
+            res = await conn.execute(
+                update(table)
+                .where(key == ident, table.c.token_hash == old_hash)
+                .values(token_salt=salt, token_hash=token_hash)
+            )
+            return bool(res.rowcount)
 
     async def get_cluster(self, cluster_id: str) -> Cluster | None:
         async with self.db.engine.connect() as conn:
@@ -249,7 +271,7 @@ class Accounts:
         callback_url: str | None = None,
         callback_secret: str | None = None,
     ) -> None:
-        salt, token_hash = await asyncio.to_thread(hash_token, token)
+        salt, token_hash = self._hash(token)
         async with self.db.write_connection() as conn:
             exists = await conn.execute(select(kassas.c.kassaid).where(kassas.c.kassaid == kassaid))
             if exists.first() is not None:

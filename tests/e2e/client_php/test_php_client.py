@@ -42,7 +42,7 @@ def start_server(tmp: Path, name: str, *extra: str) -> tuple[Process, Server]:
         ready_url=f"http://127.0.0.1:{port}/v1/keys",
         log_path=tmp / f"{name}.log",
     ).start(timeout=120)
-    kassaid, token = ("601", "tok-php-601") if name == "fiscalizing" else ("602", "tok-php-602")
+    kassaid, token = ("601", "token-of-php-kassa-601") if name == "fiscalizing" else ("602", "token-of-php-kassa-602")
     run_cli("kassa", "add", kassaid, "--token", token, data_dir=data_dir, env=env)
     return process, Server(f"http://127.0.0.1:{port}", data_dir, env, kassaid, token)
 

@@ -20,7 +20,7 @@ from front_support import PublishedKeys, RunningFront, envelope, running_front
 from strategies import sample_receipt
 from support.system import free_port
 
-TOKEN = "cli-token-0001"
+TOKEN = "cli-token-0001-abcd"
 
 
 def cli(data_dir: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -111,12 +111,12 @@ async def test_every_kkt_form_and_flag(data_dir: Path, port: int, tmp_path: Path
         assert kassa.kkt.registered
         assert await code_of(f, "67") == "820"
 
-        p = await acli(data_dir, "cluster", "add", "70", "--token", "cl-token", "--type", "standard")
+        p = await acli(data_dir, "cluster", "add", "70", "--token", "cl-token-0001-abcd", "--type", "standard")
         assert p.returncode == 0, p.stderr
         p = await acli(data_dir, "kassa", "add", "71", "--token", TOKEN, "--cluster", "70")
         assert p.returncode == 0, p.stderr
-        receipt = sample_receipt(kassaid="70", kassatoken="cl-token")
-        r = await f.post("/v1/fiscalize/cluster", envelope(f.keys, receipt, kassaid="70", token="cl-token"))
+        receipt = sample_receipt(kassaid="70", kassatoken="cl-token-0001-abcd")
+        r = await f.post("/v1/fiscalize/cluster", envelope(f.keys, receipt, kassaid="70", token="cl-token-0001-abcd"))
         assert r.json()["code"] == "820"
         row = await f.ctx.requests.get_by_ids(r.json()["nuid"], r.json()["qnuid"])
         assert row is not None and row["kassaid"] == "71"
@@ -129,7 +129,9 @@ async def test_every_kkt_form_and_flag(data_dir: Path, port: int, tmp_path: Path
             (["kassa", "add", "62", "--token", TOKEN], 1, "already exists"),
             (["kassa", "add", "69", "--token", TOKEN, "--cluster", "404"], 1, "no cluster"),
             (["kassa", "add", "69", "--token", TOKEN, "--type", "kiosk"], 2, "standard or vending"),
-            (["cluster", "add", "70", "--token", "x"], 1, "already exists"),
+            (["cluster", "add", "70", "--token", TOKEN], 1, "already exists"),
+            (["kassa", "add", "69", "--token", "fifteen-chars-x"], 2, "at least 16 characters"),
+            (["cluster", "add", "71", "--token", "fifteen-chars-x"], 2, "at least 16 characters"),
         ):
             p = await acli(data_dir, *args)
             assert p.returncode == status and words in p.stderr, (args, p.returncode, p.stderr)

@@ -79,12 +79,12 @@ async def test_lost_answer_then_refused_connections(
     remote = ["--kkt", proxy.url, "--merchant-id", MERCHANT_ID]
     if mode == "cluster":
         await asyncio.to_thread(cli, "cluster", "add", "77", "--token", "cluster-token-77")
-        await asyncio.to_thread(cli, "kassa", "add", "7701", "--token", "tok-7701", "--cluster", "77", *remote)
-        await asyncio.to_thread(cli, "kassa", "add", "7702", "--token", "tok-7702", "--cluster", "77")
+        await asyncio.to_thread(cli, "kassa", "add", "7701", "--token", "tok-7701-secret01", "--cluster", "77", *remote)
+        await asyncio.to_thread(cli, "kassa", "add", "7702", "--token", "tok-7702-secret01", "--cluster", "77")
         kassaid, token, cluster = "77", "cluster-token-77", True
     else:
-        await asyncio.to_thread(cli, "kassa", "add", "7701", "--token", "tok-7701", *remote)
-        kassaid, token, cluster = "7701", "tok-7701", False
+        await asyncio.to_thread(cli, "kassa", "add", "7701", "--token", "tok-7701-secret01", *remote)
+        kassaid, token, cluster = "7701", "tok-7701-secret01", False
     port = free_port()
     serve = Process(["serve", "--port", str(port)], env=env, ready_url=f"http://127.0.0.1:{port}/v1/keys",
                     log_path=tmp_path / "serve.log")

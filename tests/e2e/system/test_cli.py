@@ -9,7 +9,7 @@ from support.system import kassagate_env, run_cli
 
 def test_kassa_add_creates_a_fresh_data_dir(tmp_path: Path) -> None:
     data_dir = tmp_path / "not" / "there" / "yet"
-    out = run_cli("kassa", "add", "42", "--token", "t-42", data_dir=data_dir).stdout
+    out = run_cli("kassa", "add", "42", "--token", "token-of-kassa-42", data_dir=data_dir).stdout
     assert "kassa 42 added" in out
     assert (data_dir / "kassagate.sqlite3").exists()
     assert run_cli("kkt", "journal", "42", data_dir=data_dir).stdout.strip()  # its registration report
@@ -17,14 +17,14 @@ def test_kassa_add_creates_a_fresh_data_dir(tmp_path: Path) -> None:
 
 def test_unreachable_database_is_one_line_not_a_traceback(tmp_path: Path) -> None:
     env = kassagate_env(tmp_path, KASSAGATE_DATABASE_URL="postgresql://nobody:secret-pw@127.0.0.1:1/none")
-    proc = run_cli("kassa", "add", "43", "--token", "t-43", data_dir=tmp_path, env=env, check=False)
+    proc = run_cli("kassa", "add", "43", "--token", "token-of-kassa-43", data_dir=tmp_path, env=env, check=False)
     assert proc.returncode == 1
     assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
     assert "secret-pw" not in proc.stderr + proc.stdout
 
 
 def test_kkt_fault_and_journal_of_an_unknown_kassa_say_what_is_wrong(tmp_path: Path) -> None:
-    run_cli("kassa", "add", "44", "--token", "t-44", "--kkt", "none", data_dir=tmp_path)
+    run_cli("kassa", "add", "44", "--token", "token-of-kassa-44", "--kkt", "none", data_dir=tmp_path)
     for args in (
         ["kkt", "journal", "99"],
         ["kkt", "fault", "44", "--fn", "full"],
@@ -41,7 +41,7 @@ def test_kkt_fault_reaches_the_register_and_the_intake_view(tmp_path: Path) -> N
     from kassagate.storage.db import open_database
     from kassagate.storage.repos import Accounts
 
-    run_cli("kassa", "add", "45", "--token", "t-45", data_dir=tmp_path)
+    run_cli("kassa", "add", "45", "--token", "token-of-kassa-45", data_dir=tmp_path)
     run_cli("kkt", "fault", "45", "--fn", "broken", data_dir=tmp_path)
 
     async def look() -> tuple[str, str]:
@@ -69,7 +69,7 @@ def test_callback_set_then_clear(tmp_path: Path) -> None:
     from kassagate.storage.db import open_database
     from kassagate.storage.schema import kassas
 
-    run_cli("kassa", "add", "46", "--token", "t-46", "--kkt", "none", data_dir=tmp_path)
+    run_cli("kassa", "add", "46", "--token", "token-of-kassa-46", "--kkt", "none", data_dir=tmp_path)
 
     async def callback() -> tuple[str | None, str | None]:
         db = await open_database(f"sqlite:///{tmp_path / 'kassagate.sqlite3'}")

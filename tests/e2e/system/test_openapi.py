@@ -53,7 +53,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     ).start(timeout=120)
     try:
         # A kassa, so that generated ids may meet a real account.
-        run_cli("kassa", "add", "1", "--token", "openapi-token", data_dir=data_dir, env=env)
+        run_cli("kassa", "add", "1", "--token", "openapi-token-0001", data_dir=data_dir, env=env)
         yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()

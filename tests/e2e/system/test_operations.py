@@ -42,10 +42,10 @@ def test_backup_of_a_running_system_restores_every_request_and_journal(tmp_path:
     sent: dict[str, list[tuple[str, str, Any]]] = {}
     try:
         for kassaid in ("501", "502"):
-            run_cli("kassa", "add", kassaid, "--token", f"tok-{kassaid}", data_dir=data_dir, env=env)
-            with KassaClient(url, kassaid=kassaid, kassatoken=f"tok-{kassaid}") as k:
+            run_cli("kassa", "add", kassaid, "--token", f"token-of-kassa-{kassaid}", data_dir=data_dir, env=env)
+            with KassaClient(url, kassaid=kassaid, kassatoken=f"token-of-kassa-{kassaid}") as k:
                 for i in range(3):
-                    answer = k.send(receipt(kassaid, f"tok-{kassaid}", products=[product(price=1000 + i)]),
+                    answer = k.send(receipt(kassaid, f"token-of-kassa-{kassaid}", products=[product(price=1000 + i)]),
                                     rid=f"order-{i}")
                     assert answer.accepted, answer
                     sent.setdefault(kassaid, []).append((answer.nuid, answer.qnuid, None))
@@ -74,7 +74,7 @@ def test_backup_of_a_running_system_restores_every_request_and_journal(tmp_path:
     server, url = start_serve(data_dir, env, tmp_path / "serve-restored.log")
     try:
         for kassaid, rows in sent.items():
-            with KassaClient(url, kassaid=kassaid, kassatoken=f"tok-{kassaid}") as k:
+            with KassaClient(url, kassaid=kassaid, kassatoken=f"token-of-kassa-{kassaid}") as k:
                 for nuid, qnuid, before in rows:
                     after = k.get_status(nuid, qnuid)
                     assert after == before
@@ -99,7 +99,7 @@ def test_backup_of_a_running_system_restores_every_request_and_journal(tmp_path:
 def test_backup_with_postgresql_copies_keys_and_registers_and_names_pg_dump(tmp_path: Path, pg_url: str) -> None:
     data_dir = tmp_path / "data"
     env = kassagate_env(data_dir, KASSAGATE_DATABASE_URL=pg_url)
-    run_cli("kassa", "add", "511", "--token", "tok-511", data_dir=data_dir, env=env)
+    run_cli("kassa", "add", "511", "--token", "token-of-kassa-511", data_dir=data_dir, env=env)
     run_cli("keys", "show", data_dir=data_dir, env=env)
     done = run_cli("backup", str(tmp_path / "bk"), data_dir=data_dir, env=env)
     assert "pg_dump" in done.stderr
@@ -148,10 +148,11 @@ def test_failed_request_requeued_from_the_command_line_is_fiscalized_once(
     try:
         register.start()
         wait_listening(reg_url)
-        cli("kassa", "add", "601", "--token", "tok-601", "--kkt", reg_url, "--merchant-id", "merchant-requeue-secret")
+        cli("kassa", "add", "601", "--token", "tok-601-secret001", "--kkt", reg_url,
+            "--merchant-id", "merchant-requeue-secret")
         register.stop()  # connections refused: the request fails, and provably reached no register
-        with KassaClient(url, kassaid="601", kassatoken="tok-601") as k:
-            answer = k.send(receipt("601", "tok-601"), rid="order-rq")
+        with KassaClient(url, kassaid="601", kassatoken="tok-601-secret001") as k:
+            answer = k.send(receipt("601", "tok-601-secret001"), rid="order-rq")
             assert answer.accepted, answer
             st = k.wait_fiscalized(answer.nuid, answer.qnuid, timeout=30)
             assert st.failed and st.error_code == 70, st
@@ -185,9 +186,9 @@ def test_failed_request_requeued_from_the_command_line_is_fiscalized_once(
         p = cli("kassa", "delete", "601", check=False)
         assert p.returncode == 1 and "disable it instead" in p.stderr
         assert "disabled" in cli("kassa", "disable", "601").stdout
-        with KassaClient(url, kassaid="601", kassatoken="tok-601") as k:
+        with KassaClient(url, kassaid="601", kassatoken="tok-601-secret001") as k:
             deadline = time.monotonic() + 5
-            while (code := k.send(receipt("601", "tok-601")).code) != 310:
+            while (code := k.send(receipt("601", "tok-601-secret001")).code) != 310:
                 assert time.monotonic() < deadline, code
                 time.sleep(0.2)
     finally:
@@ -200,7 +201,7 @@ def test_failed_request_requeued_from_the_command_line_is_fiscalized_once(
     assert [d["fd"] for d in docs if d.get("docNumber") == answer.nuid] == [st.check_num_fd]
     everything = "\n".join(outputs)
     assert f"data dir {data_dir.resolve()}" in everything
-    for secret in ("tok-601", "merchant-requeue-secret", "buyer@example.com"):
+    for secret in ("tok-601-secret001", "merchant-requeue-secret", "buyer@example.com"):
         assert secret not in everything
 
 
@@ -227,7 +228,8 @@ def test_global_flags_and_the_configuration_file_reach_the_commands(tmp_path: Pa
     env = kassagate_env(tmp_path)
     for name in ("KASSAGATE_DATA_DIR", "KASSAGATE_DATABASE_URL", "KASSAGATE_CONFIG"):
         env.pop(name, None)
-    p = run_cli("--config", str(conf), "kassa", "add", "801", "--token", "t-801", data_dir=tmp_path, env=env)
+    p = run_cli("--config", str(conf), "kassa", "add", "801", "--token", "tok-801-secret001",
+                data_dir=tmp_path, env=env)
     assert (tmp_path / "from-file" / "kassagate.sqlite3").exists()
     assert f"data dir {tmp_path / 'from-file'}" in p.stderr and f"configuration {conf}" in p.stderr
 

@@ -75,7 +75,7 @@ def send_and_wait(system: System, kassaid: str, token: str, body: dict[str, Any]
 
 @pytest.mark.parametrize("sign", [1, 2, 3, 4])
 def test_each_settlement_kind_end_to_end(system: System, sign: int) -> None:
-    kassaid, token = f"31{sign}", f"tok-31{sign}"
+    kassaid, token = f"31{sign}", f"token-of-kassa-31{sign}"
     system.cli("kassa", "add", kassaid, "--token", token)
     body = receipt(kassaid, token, sign=sign, pay="mixed", products=[product(), product("Salt", 1999, "0.75", 0, 5)])
     answer, st = send_and_wait(system, kassaid, token, body, rid=f"order-{sign}")
@@ -100,9 +100,9 @@ def test_each_settlement_kind_end_to_end(system: System, sign: int) -> None:
 
 
 def test_vending_kassa_end_to_end(system: System) -> None:
-    system.cli("kassa", "add", "320", "--token", "tok-320", "--type", "vending")
-    body = receipt("320", "tok-320", vending=VENDING)
-    _answer, st = send_and_wait(system, "320", "tok-320", body)
+    system.cli("kassa", "add", "320", "--token", "token-of-kassa-320", "--type", "vending")
+    body = receipt("320", "token-of-kassa-320", vending=VENDING)
+    _answer, st = send_and_wait(system, "320", "token-of-kassa-320", body)
     assert st.check_status == 1
     assert (st.check_vend_address, st.check_vend_mesto, st.check_vend_num_avtovat) == (
         VENDING["check_vend_address"],
@@ -112,9 +112,9 @@ def test_vending_kassa_end_to_end(system: System) -> None:
 
 
 def test_debug_kassa_is_never_sent_to_a_register(system: System) -> None:
-    system.cli("kassa", "add", "330", "--token", "tok-330", "--debug")
-    with system.client("330", "tok-330") as k:
-        answer = k.send(receipt("330", "tok-330"), rid="dbg-1")
+    system.cli("kassa", "add", "330", "--token", "token-of-kassa-330", "--debug")
+    with system.client("330", "token-of-kassa-330") as k:
+        answer = k.send(receipt("330", "token-of-kassa-330"), rid="dbg-1")
         assert answer.code == FrontCode.ACCEPTED_DEBUG
         st = k.get_status(answer.nuid, answer.qnuid)
     assert (st.check_status, st.check_fn_num, st.check_num_fd, st.check_num_fp) == (
@@ -147,19 +147,20 @@ def test_remote_register_over_http(system: System, tmp_path: Path) -> None:
             except httpx.HTTPError:
                 time.sleep(0.1)
         system.cli(
-            "kassa", "add", "340", "--token", "tok-340", "--kkt", f"http://127.0.0.1:{port}", "--merchant-id", merchant
+            "kassa", "add", "340", "--token", "token-of-kassa-340", "--kkt", f"http://127.0.0.1:{port}",
+            "--merchant-id", merchant,
         )
         # The monitor learns the remote register's fiscal registration within a round (2 s);
         # until then the intake answers 50, as for any register without one.
         deadline = time.monotonic() + 15
-        with system.client("340", "tok-340") as k:
-            while (first := k.send(receipt("340", "tok-340"))).code == FrontCode.KKT_NOT_REGISTERED:
+        with system.client("340", "token-of-kassa-340") as k:
+            while (first := k.send(receipt("340", "token-of-kassa-340"))).code == FrontCode.KKT_NOT_REGISTERED:
                 assert time.monotonic() < deadline, "the remote register's registration was never learnt"
                 time.sleep(0.2)
         assert first.accepted, first
-        with system.client("340", "tok-340") as k:
+        with system.client("340", "token-of-kassa-340") as k:
             assert k.wait_fiscalized(first.nuid, first.qnuid, timeout=20).check_status == 1
-        answer, st = send_and_wait(system, "340", "tok-340", receipt("340", "tok-340"))
+        answer, st = send_and_wait(system, "340", "token-of-kassa-340", receipt("340", "token-of-kassa-340"))
         assert st.check_status == 1, st
         lines = run_cli("cashbox-journal", "--data-dir", str(reg_dir), data_dir=reg_dir, env=reg_env).stdout
         entries = [json.loads(x) for x in lines.splitlines() if x.strip()]
@@ -202,10 +203,10 @@ def test_callback_is_signed_and_retried(system: System) -> None:
     rcv = Receiver(free_port(), fail_first=1)  # the first delivery fails: kassagate retries
     srv = start_receiver(rcv)
     try:
-        system.cli("kassa", "add", "350", "--token", "tok-350")
+        system.cli("kassa", "add", "350", "--token", "token-of-kassa-350")
         out = system.cli("callback", "set", "350", "--url", f"http://127.0.0.1:{rcv.port}/hook")
         secret = re.search(r"\(shown once\): (\S+)", out).group(1)  # type: ignore[union-attr]
-        answer, st = send_and_wait(system, "350", "tok-350", receipt("350", "tok-350"))
+        answer, st = send_and_wait(system, "350", "token-of-kassa-350", receipt("350", "token-of-kassa-350"))
         assert st.check_status == 1
         deadline = time.monotonic() + 15
         while not rcv.got and time.monotonic() < deadline:
@@ -226,18 +227,18 @@ def test_callback_is_signed_and_retried(system: System) -> None:
 
 
 def test_cluster_fails_over_when_a_register_fills_up_mid_load(system: System) -> None:
-    system.cli("cluster", "add", "360", "--token", "ctok-360")
-    system.cli("kassa", "add", "361", "--token", "tok-361", "--cluster", "360")
-    system.cli("kassa", "add", "362", "--token", "tok-362", "--cluster", "360")
+    system.cli("cluster", "add", "360", "--token", "token-of-cluster-360")
+    system.cli("kassa", "add", "361", "--token", "token-of-kassa-361", "--cluster", "360")
+    system.cli("kassa", "add", "362", "--token", "token-of-kassa-362", "--cluster", "360")
     time.sleep(1.1)  # account caches live at most 1 s
 
     async def run() -> list[Any]:
-        async with AsyncKassaClient(system.url, kassaid="360", kassatoken="ctok-360", cluster=True) as k:
+        async with AsyncKassaClient(system.url, kassaid="360", kassatoken="token-of-cluster-360", cluster=True) as k:
             answers = []
             for i in range(30):  # the fault is set before receipt 10 is sent
                 if i == 10:
                     await asyncio.to_thread(system.cli, "kkt", "fault", "361", "--fn", "full")
-                answers.append(await k.send(receipt("360", "ctok-360"), rid=f"c-{i}"))
+                answers.append(await k.send(receipt("360", "token-of-cluster-360"), rid=f"c-{i}"))
             assert all(a.code == FrontCode.ACCEPTED for a in answers), answers
             return [await k.wait_fiscalized(a.nuid, a.qnuid, timeout=30) for a in answers]
 
@@ -254,9 +255,9 @@ def test_cluster_fails_over_when_a_register_fills_up_mid_load(system: System) ->
 
 
 def test_synchronous_wait_returns_the_fiscal_data_in_the_answer(system: System) -> None:
-    system.cli("kassa", "add", "370", "--token", "tok-370")
-    with system.client("370", "tok-370") as k:
-        answer = k.send(receipt("370", "tok-370"), rid="sync-1", wait=10)
+    system.cli("kassa", "add", "370", "--token", "token-of-kassa-370")
+    with system.client("370", "token-of-kassa-370") as k:
+        answer = k.send(receipt("370", "token-of-kassa-370"), rid="sync-1", wait=10)
         assert answer.code == FrontCode.ACCEPTED and answer.fiscal is not None
         assert answer.fiscal.check_status == 1 and answer.fiscal.check_nuid == answer.nuid
         polled = k.get_status(answer.nuid, answer.qnuid)
@@ -266,18 +267,18 @@ def test_synchronous_wait_returns_the_fiscal_data_in_the_answer(system: System) 
 
 
 def test_synchronous_wait_on_a_debug_kassa_answers_at_once_with_the_fake_data(system: System) -> None:
-    system.cli("kassa", "add", "371", "--token", "tok-371", "--debug")
-    with system.client("371", "tok-371") as k:
+    system.cli("kassa", "add", "371", "--token", "token-of-kassa-371", "--debug")
+    with system.client("371", "token-of-kassa-371") as k:
         started = time.monotonic()
-        answer = k.send(receipt("371", "tok-371"), wait=10)
+        answer = k.send(receipt("371", "token-of-kassa-371"), wait=10)
         assert time.monotonic() - started < 5
     assert answer.code == FrontCode.ACCEPTED_DEBUG and answer.fiscal is not None
     assert (answer.fiscal.check_status, answer.fiscal.check_num_fd) == (3, 999)
 
 
 def test_status_has_every_field_of_front_md_section_6(system: System) -> None:
-    system.cli("kassa", "add", "372", "--token", "tok-372")
-    answer, _ = send_and_wait(system, "372", "tok-372", receipt("372", "tok-372"))
+    system.cli("kassa", "add", "372", "--token", "token-of-kassa-372")
+    answer, _ = send_and_wait(system, "372", "token-of-kassa-372", receipt("372", "token-of-kassa-372"))
     raw = httpx.get(f"{system.url}/v1/status", params={"nuid": answer.nuid, "qnuid": answer.qnuid}).json()
     fields = (
         "check_nuid check_qnuid check_status check_status_info error_code error_text rid name_zakaz check_type "

@@ -55,7 +55,7 @@ def test_everything_in_the_data_dir_is_private_to_its_user(tmp_path: Path) -> No
     """The data dir holds the private keys, the service database (merchant IDs, callback
     secrets, token hashes) and the registers' journals (the FN keys)."""
     data_dir = tmp_path / "data"
-    run_cli("kassa", "add", "881", "--token", "t-881", data_dir=data_dir)
+    run_cli("kassa", "add", "881", "--token", "token-of-kassa-881", data_dir=data_dir)
     run_cli("keys", "show", data_dir=data_dir)
     paths = [p for p in data_dir.rglob("*")]
     assert any(p.name.endswith(".pem") for p in paths) and any(p.suffix == ".sqlite3" for p in paths)

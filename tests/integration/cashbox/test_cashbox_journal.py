@@ -157,7 +157,7 @@ async def test_waits_for_another_writer_then_commits(tmp_path: Path) -> None:
 async def test_commit_in_writer_thread_and_checkpoints_keep_the_wal_bounded(tmp_path: Path,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(virtual, "INLINE_COMMIT_SECONDS", 0.0)  # always commit in the writer thread
-    monkeypatch.setattr(virtual, "CHECKPOINT_EVERY", 100)
+    monkeypatch.setattr(virtual, "CHECKPOINT_WAL_BYTES", 256 * 1024)
     path = tmp_path / "r.sqlite3"
     wal = f"{path}-wal"
     create_register(path, merchant_id="mid")
@@ -172,4 +172,20 @@ async def test_commit_in_writer_thread_and_checkpoints_keep_the_wal_bounded(tmp_
     assert path.stat().st_size > size0
     assert max(wal_sizes[10:]) <= 1.2 * max(wal_sizes[:10])
     await r.close()
+    assert len([x for x in check_journal(path) if x["type"] == "sale"]) == 1500
+
+
+async def test_wal_stays_within_a_few_mb_with_one_document_commits(tmp_path: Path) -> None:
+    """A commit of one document writes about 32 KB of WAL; the register checkpoints by the
+    WAL's size, so it never holds more than a few MB, however small the batches."""
+    path = tmp_path / "r.sqlite3"
+    wal = f"{path}-wal"
+    create_register(path, merchant_id="mid")
+    r = await VirtualRegister.open(path)
+    peak = 0
+    for i in range(1500):
+        assert (await r.handle("sale", sale(i)))["code"] == 0  # one at a time: a batch each
+        peak = max(peak, file_size(wal))
+    await r.close()
+    assert peak <= 5 * 1024 * 1024, peak
     assert len([x for x in check_journal(path) if x["type"] == "sale"]) == 1500

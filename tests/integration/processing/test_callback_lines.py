@@ -38,7 +38,7 @@ async def test_each_attempt_is_one_line_and_a_count(tmp_path: Path, caplog: pyte
     await sender._client.aclose()
     sender._client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     try:
-        await Accounts(db).add_kassa("77", token="t", callback_url=URL, callback_secret=SECRET)
+        await Accounts(db, bytes(32)).add_kassa("77", token="t", callback_url=URL, callback_secret=SECRET)
         async with db.write_connection() as conn:
             await conn.execute(insert(requests).values(
                 nuid="1" * 23, qnuid="2" * 23, mode="kassa", kassaid="77", receipt="{}", receipt_hash="0" * 64,

@@ -86,7 +86,7 @@ class Env:
 async def env(database_url: str, tmp_path: Path) -> AsyncIterator[Env]:
     db = await open_database(database_url)
     try:
-        yield Env(db, tmp_path, Accounts(db))
+        yield Env(db, tmp_path, Accounts(db, secrets.token_bytes(32)))
     finally:
         await db.close()
 

@@ -41,7 +41,7 @@ async def db(database_url: str) -> Any:
 
 
 async def test_kassas_and_clusters_list_show_enable_disable(db: Database) -> None:
-    acc = Accounts(db)
+    acc = Accounts(db, bytes(32))
     kkt = await acc.add_kkt(kind="remote", url="http://r", merchant_id="merchant-secret", fn_serial="9999000000000001",
                             kkt_reg_number="0000000000000001")
     await acc.add_cluster("900", token="ct")
@@ -79,7 +79,7 @@ async def test_kassas_and_clusters_list_show_enable_disable(db: Database) -> Non
 
 
 async def test_delete_only_without_requests(db: Database) -> None:
-    acc = Accounts(db)
+    acc = Accounts(db, bytes(32))
     kkt_used = await acc.add_kkt(kind="virtual", merchant_id="m1", journal_path="registers/kkt-a.sqlite3")
     kkt_free = await acc.add_kkt(kind="virtual", merchant_id="m2", journal_path="registers/kkt-b.sqlite3")
     await acc.add_cluster("901", token="ct")
@@ -106,7 +106,7 @@ async def test_delete_only_without_requests(db: Database) -> None:
 
 
 async def test_requeue_keeps_the_register_so_the_next_claim_is_in_doubt(db: Database) -> None:
-    acc = Accounts(db)
+    acc = Accounts(db, bytes(32))
     kkt = await acc.add_kkt(kind="remote", url="http://r", merchant_id="m")
     await acc.add_kassa("31", token="t", kkt_id=kkt)
     failed = await add_request(db, "31", status=manage.FAILED, error_code=70, error_text="unreachable", attempts=10,

@@ -12,7 +12,9 @@ from sqlalchemy import inspect, select, text
 from kassagate.storage import open_database, requests
 from kassagate.storage.migrate import current_revision, head_revision
 from kassagate.storage.repos import Accounts, DuplicateError, NotFoundError, Requests, RequestWriter
-from kassagate.storage.tokens import hash_token, verify_token
+from kassagate.storage.tokens import hash_token, hash_token_pbkdf2, verify_token
+
+KEY = bytes(range(32))
 
 
 def row(nuid: str, *, rid: str | None = None, scope: str | None = None, kassaid: str = "1") -> dict[str, Any]:
@@ -62,7 +64,7 @@ async def test_sqlite_runs_in_wal_with_full_sync(tmp_path: Any) -> None:
 async def test_accounts_round_trip_and_tokens_are_salted_hashes(database_url: str) -> None:
     db = await open_database(database_url)
     try:
-        acc = Accounts(db)
+        acc = Accounts(db, KEY)
         kkt_id = await acc.add_kkt(kind="remote", url="http://r", merchant_id="m", fn_serial="1" * 16,
                                    kkt_reg_number="2" * 16)
         await acc.add_cluster("77", token="cluster-secret", type="vending")
@@ -80,8 +82,9 @@ async def test_accounts_round_trip_and_tokens_are_salted_hashes(database_url: st
         # same token, different salts -> different hashes; the clear token is nowhere
         assert k1.token_salt != k2.token_salt and k1.token_hash != k2.token_hash
         assert "secret-1" not in k1.token_hash
-        assert verify_token("secret-1", k1.token_salt, k1.token_hash)
-        assert not verify_token("secret-2", k1.token_salt, k1.token_hash)
+        assert verify_token("secret-1", k1.token_salt, k1.token_hash, KEY)
+        assert not verify_token("secret-2", k1.token_salt, k1.token_hash, KEY)
+        assert not verify_token("secret-1", k1.token_salt, k1.token_hash, bytes(32))  # another token key
         assert [k.kassaid for k in await acc.cluster_members("77")] == ["1"]
         cluster = await acc.get_cluster("77")
         assert cluster is not None and cluster.type == "vending" and cluster.activated
@@ -139,11 +142,16 @@ async def test_writer_failure_reaches_every_waiter_and_stores_nothing(database_u
 
 
 def test_hash_token_format() -> None:
-    salt, h = hash_token("t")
+    salt, h = hash_token("t", KEY)
     assert len(bytes.fromhex(salt)) == 16
-    assert h.startswith("pbkdf2_sha256$")
-    assert verify_token("t", salt, h) and not verify_token("t", salt, h[:-1] + "0" if h[-1] != "0" else h[:-1] + "1")
-    assert not verify_token("t", "zz", h)
+    assert h.startswith("hmac_sha256$") and len(h) <= 160
+    assert verify_token("t", salt, h, KEY)
+    assert not verify_token("t", salt, h[:-1] + "0" if h[-1] != "0" else h[:-1] + "1", KEY)
+    assert not verify_token("t", "zz", h, KEY)
+    # the PBKDF2 form stays verifiable
+    salt, h = hash_token_pbkdf2("t", iterations=1000)
+    assert h.startswith("pbkdf2_sha256$1000$")
+    assert verify_token("t", salt, h, KEY) and not verify_token("u", salt, h, KEY)
 
 
 async def test_concurrent_first_starts_migrate_once(database_url: str) -> None:

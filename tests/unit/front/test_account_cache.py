@@ -26,7 +26,7 @@ class CountingAccounts:
 
 
 def cache(accounts: CountingAccounts, ttl: float) -> AccountCache:
-    return AccountCache(accounts, requests=None, ttl=ttl)  # type: ignore[arg-type]
+    return AccountCache(accounts, requests=None, token_key=bytes(32), ttl=ttl)  # type: ignore[arg-type]
 
 
 async def test_concurrent_misses_share_one_read() -> None:

@@ -21,6 +21,7 @@ from kassagate.storage.tokens import TokenVerifier, hash_token
 from strategies import sample_receipt
 
 TOKEN = "fuzz-token-0001"
+TOKEN_KEY = os.urandom(32)
 FUZZ_CASES = int(os.environ.get("KASSAGATE_FUZZ_CASES", "24000"))
 
 #: Every code the intake may answer (front.md §5); 80 and 70 would mean a bug here.
@@ -39,7 +40,7 @@ class LocalCrypto:
 class MemAccounts:
     def __init__(self, kassas: dict[str, Kassa]) -> None:
         self.kassas = kassas
-        self.tokens = TokenVerifier()
+        self.tokens = TokenVerifier(TOKEN_KEY)
 
     async def kassa(self, kassaid: str) -> Kassa | None:
         return self.kassas.get(kassaid)
@@ -53,8 +54,10 @@ class MemAccounts:
     async def pending_counts(self, kassaids: list[str]) -> dict[str, int]:
         return {}
 
-    async def verify_token(self, token: str, salt: str, token_hash: str) -> bool:
-        return await self.tokens.verify(token, salt, token_hash)
+    async def verify_token(self, token: str, account: Kassa | Cluster | None) -> bool:
+        if account is None:
+            return (await self.tokens.verify(token, None, None)).ok
+        return (await self.tokens.verify(token, account.token_salt, account.token_hash)).ok
 
 
 class MemStore:
@@ -82,7 +85,7 @@ def make_keys() -> tuple[envelope.Layer, envelope.Layer, PublishedKeys]:
 
 
 def kassa(kassaid: str, **kw: Any) -> Kassa:
-    salt, h = hash_token(TOKEN, iterations=1000)
+    salt, h = hash_token(TOKEN, TOKEN_KEY)
     kkt = Kkt(1, "remote", "http://x", "m", None, "9999000000000001", "0000000000000001", "ok", 0)
     base: dict[str, Any] = dict(kassaid=kassaid, token_salt=salt, token_hash=h, type="standard", activated=True,
                                 debug=False, kkt_id=1, cluster_id=None, callback_url=None, kkt=kkt)

@@ -31,10 +31,12 @@ from starlette.staticfiles import StaticFiles
 from kassagate.cabinet import auth, health, i18n
 from kassagate.config import Settings
 from kassagate.core.tables import VAT_RATES
+from kassagate.front.keys import load_or_create_token_key
 from kassagate.front.qr_png import qr_png_data_uri
 from kassagate.storage import cabinet as q
 from kassagate.storage.db import Database
 from kassagate.storage.repos import Accounts, DuplicateError
+from kassagate.storage.tokens import new_token
 from kassagate.storage.users import User, Users
 
 log = logging.getLogger("kassagate.cabinet")
@@ -128,7 +130,7 @@ class Cabinet:
         self.faults = faults
         self.settings = settings
         self.users = Users(db)
-        self.accounts = Accounts(db)
+        self.accounts = Accounts(db, load_or_create_token_key(Path(settings.data_dir)))
         self.sessions = sessions or auth.Sessions(auth.load_secret(settings.data_dir), clock=clock)
         self.throttle = throttle or auth.Throttle()
         self.clock = clock
@@ -429,7 +431,7 @@ class Cabinet:
         kassaid = form.get("kassaid", "").strip()
         if not _ID_RE.fullmatch(kassaid):
             return await self.kassas_page(request, error=visit.t["bad_kassaid"])
-        token = secrets.token_urlsafe(24)
+        token = new_token()
         from kassagate.cli.accounts import _add_kassa
 
         try:
@@ -456,7 +458,7 @@ class Cabinet:
         cluster_id = form.get("cluster_id", "").strip()
         if not _ID_RE.fullmatch(cluster_id):
             return await self.kassas_page(request, error=visit.t["bad_kassaid"])
-        token = secrets.token_urlsafe(24)
+        token = new_token()
         try:
             await self.accounts.add_cluster(
                 cluster_id, token=token, type="vending" if form.get("type") == "vending" else "standard"
@@ -484,7 +486,7 @@ class Cabinet:
             return self.refused(visit)
         action = form.get("action", "")
         if action == "rotate":
-            token = secrets.token_urlsafe(24)
+            token = new_token()
             await self.accounts.set_token("cluster", cluster_id, token)
             log.info("cabinet: cluster %s token rotated by user #%d", cluster_id, visit.user.id)
             return await self.kassas_page(request, created=("cluster", cluster_id, token))
@@ -517,7 +519,7 @@ class Cabinet:
             "debug_off": {"debug": False},
         }.get(action, {})
         if action == "rotate":
-            token = secrets.token_urlsafe(24)
+            token = new_token()
             await self.accounts.set_token("kassa", kassaid, token)
             log.info("cabinet: kassa %s token rotated by user #%d", kassaid, visit.user.id)
             return await self.kassas_page(request, created=("kassa", kassaid, token))

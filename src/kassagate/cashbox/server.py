@@ -111,7 +111,7 @@ def limit_answer(status: int, message: str) -> bytes:
 
 
 def _log_call(scope: Scope, answer: dict[str, Any], started: float) -> None:
-    header = next((v for k, v in scope["headers"] if k == b"x-request-id"), None)
+    header = next((v for k, v in scope.get("headers", ()) if k == b"x-request-id"), None)
     trace = begin_request(header)
     ms = round((time.perf_counter() - started) * 1000, 2)
     endpoint = scope["path"].strip("/")[:40]

@@ -304,7 +304,7 @@ class Accounts:
     async def set_token(self, kind: Literal["kassa", "cluster"], key: str, token: str) -> None:
         """A new token for the kassa or cluster ``key`` (the old one stops working)."""
         table, col = (kassas, kassas.c.kassaid) if kind == "kassa" else (clusters, clusters.c.cluster_id)
-        salt, token_hash = await asyncio.to_thread(hash_token, token)
+        salt, token_hash = self._hash(token)
         async with self.db.write_connection() as conn:
             res = await conn.execute(update(table).where(col == key).values(token_salt=salt, token_hash=token_hash))
             if res.rowcount == 0:

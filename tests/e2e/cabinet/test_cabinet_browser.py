@@ -319,12 +319,12 @@ async def journal_path(demo: Demo, kassaid: str) -> Path:
 def test_a_failed_request_requeued_in_the_cabinet_is_fiscalized_once(playwright_browser: Any, demo: Demo) -> None:
     from kassagate.cashbox.virtual import set_fault
 
-    demo.cli("kassa", "add", "400004", "--token", "token-400004")
+    demo.cli("kassa", "add", "400004", "--token", "token-400004-abcdefgh")
     with ThreadPoolExecutor(1) as pool:
         path = pool.submit(asyncio.run, journal_path(demo, "400004")).result()
     set_fault(path, fn="broken")  # the register refuses; the database does not know yet
-    with KassaClient(demo.url, kassaid="400004", kassatoken="token-400004") as k:
-        answer = k.send(receipt("400004", "token-400004", name_zakaz="requeue-me"))
+    with KassaClient(demo.url, kassaid="400004", kassatoken="token-400004-abcdefgh") as k:
+        answer = k.send(receipt("400004", "token-400004-abcdefgh", name_zakaz="requeue-me"))
         assert answer.accepted, answer
         deadline = time.monotonic() + 30
         while (status := k.get_status(answer.nuid, answer.qnuid)).check_status == 0:

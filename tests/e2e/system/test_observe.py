@@ -182,19 +182,21 @@ def test_log_lines(served: Served) -> None:
     bad = served.http.post(served.url + "/v1/fiscalize", json={"aab": "x", "dde": "y"})
     assert bad.json()["code"] == "90" and len(bad.headers["x-request-id"]) == 16
 
+    # A line is written when its answer has gone out: wait until every answered request's
+    # line (and the traced request's processing line) is in the file.
     deadline = time.monotonic() + 5
     while True:
         lines = served.log_lines()  # every line is one JSON object
         mine = [x for x in lines if x.get("request_id") == "trace-me-0001"]
-        if len(mine) >= 2 or time.monotonic() > deadline:
+        intake = [x for x in lines if x["logger"] == "kassagate.front.app" and x["message"] == "intake"]
+        answered = sum(v for (name, _), v in served.metrics().items() if name == "kassagate_intake_answers_total")
+        if (len(mine) >= 2 and len(intake) >= answered) or time.monotonic() > deadline:
             break
         time.sleep(0.1)
     raw = (served.data_dir.parent / "serve.log").read_text()
     for secret in (TOKEN_A, TOKEN_B, EMAIL):
         assert secret not in raw
 
-    intake = [x for x in lines if x["logger"] == "kassagate.front.app" and x["message"] == "intake"]
-    answered = sum(v for (name, _), v in served.metrics().items() if name == "kassagate_intake_answers_total")
     assert len(intake) == answered >= 2  # one line per intake request
     for x in intake:
         assert x["level"] == "INFO" and x["path"] == "/v1/fiscalize"

@@ -35,7 +35,9 @@ def journal(data_dir: Path, env: dict[str, str], kassaid: str) -> list[dict[str,
 
 def test_backup_of_a_running_system_restores_every_request_and_journal(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    env = kassagate_env(data_dir)
+    # The installation's public address is a setting: the same before and after a restore,
+    # wherever the restored server listens.
+    env = kassagate_env(data_dir, KASSAGATE_PUBLIC_URL="https://kassa.example.com")
     env.pop("KASSAGATE_DATABASE_URL", None)
     backup_dir = tmp_path / "backup"
     server, url = start_serve(data_dir, env, tmp_path / "serve.log")

@@ -22,6 +22,7 @@ from kassagate.cabinet import auth
 from kassagate.cabinet.app import PREFIX, create_cabinet_app
 from kassagate.config import Settings
 from kassagate.core.receipt import parse_receipt
+from kassagate.front.keys import load_or_create_token_key
 from kassagate.storage import open_database
 from kassagate.storage.db import Database, utc_micros
 from kassagate.storage.repos import Accounts, RequestWriter
@@ -70,7 +71,7 @@ async def env(database_url: str, tmp_path: Path) -> AsyncIterator[Env]:
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     settings = Settings(data_dir=data_dir, database_url=database_url)
-    acc = Accounts(db)
+    acc = Accounts(db, load_or_create_token_key(data_dir))
     for k in ("501", "502"):
         await acc.add_kassa(k, token=f"secret-token-{k}")
     users = Users(db)
@@ -227,7 +228,7 @@ async def test_creating_a_kassa_shows_its_token_once_and_the_token_is_the_kassas
     assert token
     kassa = await Accounts(env.db).get_kassa("601")
     assert kassa is not None and kassa.kkt is not None and kassa.kkt.registered
-    assert verify_token(token.group(1), kassa.token_salt, kassa.token_hash)
+    assert verify_token(token.group(1), kassa.token_salt, kassa.token_hash, token_key_of(env))
     assert token.group(1) not in (await env.http.get("/kassas")).text
     assert "601" in (await env.http.get("/kassas")).text  # the merchant owns it now
     again = await env.http.post("/kassas", data={"csrf": csrf_of(form.text), "kassaid": "601"})
@@ -262,8 +263,13 @@ async def test_language_from_the_browser_and_the_switch(env: Env) -> None:
     assert away.headers["location"] == "/cabinet/"
 
 
+def token_key_of(env: Env) -> bytes:
+    """The installation's token key, which verifies the tokens the cabinet stores."""
+    return load_or_create_token_key(env.cabinet.settings.data_dir)
+
+
 async def test_kassa_actions_rotate_activate_debug_attach(env: Env) -> None:
-    acc = Accounts(env.db)
+    acc = Accounts(env.db, load_or_create_token_key(env.cabinet.settings.data_dir))
     await acc.add_cluster("77", token="cluster-token-77")
     assert (await sign_in(env.http, "m1")).status_code == 303
     csrf = csrf_of((await env.http.get("/kassas")).text)
@@ -276,8 +282,8 @@ async def test_kassa_actions_rotate_activate_debug_attach(env: Env) -> None:
     token = re.search(r'<code id="new-token">([^<]+)</code>', rotated.text)
     assert token
     kassa = await acc.get_kassa("501")
-    assert kassa is not None and verify_token(token.group(1), kassa.token_salt, kassa.token_hash)
-    assert not verify_token("secret-token-501", kassa.token_salt, kassa.token_hash)
+    assert kassa is not None and verify_token(token.group(1), kassa.token_salt, kassa.token_hash, token_key_of(env))
+    assert not verify_token("secret-token-501", kassa.token_salt, kassa.token_hash, token_key_of(env))
 
     assert (await act("501", action="deactivate")).status_code == 200
     assert (await act("501", action="debug_on")).status_code == 200
@@ -295,7 +301,7 @@ async def test_kassa_actions_rotate_activate_debug_attach(env: Env) -> None:
     cluster_token = re.search(r'<code id="new-token">([^<]+)</code>', created.text)
     cluster = await acc.get_cluster("88")
     assert cluster_token and cluster is not None
-    assert verify_token(cluster_token.group(1), cluster.token_salt, cluster.token_hash)
+    assert verify_token(cluster_token.group(1), cluster.token_salt, cluster.token_hash, token_key_of(env))
     assert (await act("501", action="attach", cluster="88")).status_code == 200
     assert [k.kassaid for k in await acc.cluster_members("88")] == ["501"]
     assert (await act("501", action="attach", cluster="")).status_code == 200
@@ -306,7 +312,7 @@ async def test_kassa_actions_rotate_activate_debug_attach(env: Env) -> None:
     new_token = re.search(r'<code id="new-token">([^<]+)</code>', rotated.text)
     cluster = await acc.get_cluster("88")
     assert new_token and cluster is not None and verify_token(new_token.group(1), cluster.token_salt,
-                                                              cluster.token_hash)
+                                                              cluster.token_hash, token_key_of(env))
     assert (await env.http.post("/clusters/88", data={"csrf": csrf, "action": "deactivate"})).status_code == 200
     cluster = await acc.get_cluster("88")
     assert cluster is not None and not cluster.activated

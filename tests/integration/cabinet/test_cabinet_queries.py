@@ -25,8 +25,8 @@ def row(i: int, at: int, kassaid: str = "1") -> dict[str, Any]:
 async def test_time_bounds_find_exactly_the_requests_of_the_range(database_url: str) -> None:
     db = await open_database(database_url)
     try:
-        await Accounts(db).add_kassa("1", token="t")
-        await Accounts(db).add_kassa("2", token="t")
+        await Accounts(db, b"k" * 32).add_kassa("1", token="t")
+        await Accounts(db, b"k" * 32).add_kassa("2", token="t")
         rng = random.Random(7)
         base = 1_700_000_000 * SECOND
         # one request every 10 s, stored up to 20 s out of order (several front servers)

@@ -26,8 +26,8 @@ def stored(data_dir: Path, login: str) -> User | None:
 def test_user_commands(data_dir: Path, tmp_path: Path) -> None:
     pw = tmp_path / "pw"
     pw.write_text("first password\n")
-    run_cli("kassa", "add", "701", "--token", "t-701", "--kkt", "none", data_dir=data_dir)
-    run_cli("cluster", "add", "90", "--token", "t-90", data_dir=data_dir)
+    run_cli("kassa", "add", "701", "--token", "token-701-abcdefgh", "--kkt", "none", data_dir=data_dir)
+    run_cli("cluster", "add", "90", "--token", "token-90-abcdefghi", data_dir=data_dir)
     out = run_cli("user", "add", "boss", "--operator", "--password-file", str(pw), data_dir=data_dir).stdout
     assert "boss added (operator" in out
     run_cli("user", "add", "shop", "--kassa", "701", "--cluster", "90", "--password-file", str(pw), data_dir=data_dir)

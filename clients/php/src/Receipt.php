@@ -92,10 +92,12 @@ final class Receipt implements \JsonSerializable
     {
         $today = self::isoDate($settlementDate);
         $wire = [];
-        foreach (['kassaid', 'kassatoken'] as $name) {
-            if (isset($receipt[$name]) && $receipt[$name] !== '') {
-                $wire[$name] = (string) $receipt[$name];
-            }
+        // kassaid and kassatoken are the client's to fill in; checked when given.
+        if (array_key_exists('kassaid', $receipt)) {
+            $wire['kassaid'] = self::text($receipt, 'kassaid', 'kassaid', 20, true, true);
+        }
+        if (array_key_exists('kassatoken', $receipt)) {
+            $wire['kassatoken'] = self::text($receipt, 'kassatoken', 'kassatoken', 256, true, false, true);
         }
         $wire['cms'] = self::text($receipt, 'cms', 'cms', 128, true);
         $sendRaw = $receipt['check_send_type'] ?? 'none';

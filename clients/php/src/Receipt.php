@@ -11,10 +11,12 @@ use Kassagate\Exception\ReceiptInvalid;
  * the client fills those in. Build one with ReceiptBuilder, or check a wire array you
  * already have with Receipt::fromArray().
  *
- * The checks are the front server's rules for what changes the fiscal document: line
- * arithmetic, totals, payments, ranges of the enumerations, VAT by date, lengths. A broken
- * rule throws ReceiptInvalid (code 60, the field path, what was expected) and nothing is
- * sent. A korr_arr (return basis, correction) is carried as given: the server checks it.
+ * The checks are the front server's receipt rules, in its order and with its field paths:
+ * line arithmetic (a discount per line or per unit), totals, payments, money up to 10^13
+ * kopecks, ranges of the enumerations, agent lines, VAT by date, korr_arr (a correction
+ * with or without lines, the basis document of a return), lengths. A broken rule throws
+ * ReceiptInvalid (code 60, the field path, what was expected) and nothing is sent. The
+ * korr_arr is sent as given.
  */
 final class Receipt implements \JsonSerializable
 {

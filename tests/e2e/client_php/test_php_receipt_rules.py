@@ -1,7 +1,9 @@
 """The PHP client's local receipt check agrees with the server's rules.
 
 Receipts drawn by ``strategies.receipts_wire`` (valid, in the lenient encodings real
-clients use), and variants of each with one fiscal rule broken, go through the PHP
+clients use: optional fields left out, agent 40, discounts per unit, corrections and
+returns naming their basis document), and variants of each with one rule broken or one
+lenient form put in, go through the PHP
 library's ``Receipt::fromArray`` (``clients/php/tests/check_receipts.php``) and through
 ``kassagate.core.receipt.parse_receipt``: both accept the same receipts with the same
 sums, and refuse the broken ones at the same field.
@@ -78,6 +80,9 @@ def _zero_correction(r: dict[str, Any]) -> None:
     r["korr_arr"] = {"type_korr": 0, "date_doc_korr": "2026-05-01"}
 
 
+BASIS_ONLY = {"name_doc_korr": "Order", "date_doc_korr": 1767225600}
+ORDER_WITHOUT_NUMBER = {"type_korr": "ordered", "date_doc_korr": "1767225600"}
+
 MUTATIONS: dict[str, Mutation] = {
     "line sum off by 2": lambda r: _add(_first(r), "summa", 2),
     "total off by 1": lambda r: _add(r["itog_arr"], "itog_cheka", 1),
@@ -99,11 +104,11 @@ MUTATIONS: dict[str, Mutation] = {
     "discount per unit above the price": lambda r: _first(r).update(skidka=int(float(_first(r)["price_piece"])) + 1),
     "line before discount over the cap": _over_the_money_cap,
     "correction of a future date": lambda r: r.update(korr_arr={"type_korr": 0, "date_doc_korr": "2030-01-01"}),
-    "basis document without a type": lambda r: r.update(korr_arr={"name_doc_korr": "Order", "date_doc_korr": 1767225600}),
+    "basis document without a type": lambda r: r.update(korr_arr=dict(BASIS_ONLY)),
     "correction by amounts, no lines": _ffd105_correction,
     "correction with its payments in korr_arr": _payments_in_korr_arr,
     "correction with a zero total": _zero_correction,
-    "correction by order without its number": lambda r: r.update(korr_arr={"type_korr": "ordered", "date_doc_korr": "1767225600"}),
+    "correction by order without its number": lambda r: r.update(korr_arr=dict(ORDER_WITHOUT_NUMBER)),
 }
 
 

@@ -3,8 +3,8 @@
 Receipts drawn by ``strategies.receipts_wire`` (valid, in the lenient encodings real
 clients use: optional fields left out, agent 40, discounts per unit, corrections and
 returns naming their basis document), and variants of each with one rule broken or one
-lenient form put in, go through the PHP
-library's ``Receipt::fromArray`` (``clients/php/tests/check_receipts.php``) and through
+lenient form put in, go through the PHP library's ``Receipt::fromArray``
+(``clients/php/tests/check_receipts.php``) and through
 ``kassagate.core.receipt.parse_receipt``: both accept the same receipts with the same
 sums, and refuse the broken ones at the same field.
 """

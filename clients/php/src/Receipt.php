@@ -125,6 +125,7 @@ final class Receipt implements \JsonSerializable
         $isReturn = $sign === SettlementSign::SALE_RETURN || $sign === SettlementSign::PURCHASE_RETURN;
 
         $korr = null;
+        $korrObj = [];
         $rawKorr = $receipt['korr_arr'] ?? null;
         if ($rawKorr !== null && $rawKorr !== false && $rawKorr !== '' && $rawKorr !== []) {
             $korrObj = self::object($receipt, 'korr_arr');

@@ -23,6 +23,10 @@ use Kassagate\Exception\ReceiptInvalid;
  */
 final class ReceiptBuilder
 {
+    /** The agent and supplier strings of a line (wire names). */
+    private const AGENT_STRINGS = ['phone_oper_perevoda', 'operation_plat_agenta', 'phone_oper_priem_plat', 'name_oper_perevoda',
+        'address_oper_perevoda', 'inn_oper_perevoda', 'phone_postavshika', 'name_postavshika'];
+
     /** @var list<array<string, mixed>> */
     private array $lines = [];
     /** @var array<string, int> */
@@ -65,12 +69,20 @@ final class ReceiptBuilder
     }
 
     /**
-     * One line. $price is the unit price before discount, $discount the discount on the
-     * whole line (kopecks); $quantity up to 3 decimals (2, '1.5', 0.25). $sum (the line
-     * total) and $unitPrice (after discount) are computed when left out; when given (as
-     * your shop computed them) they are checked: $sum = round($price × $quantity) −
-     * $discount within 1 kopeck (or with $discount per unit: round(($price − $discount) ×
-     * $quantity)), $unitPrice × $quantity within ceil($quantity) kopecks of $sum.
+     * One line. $price is the unit price before discount, $discount the discount
+     * (kopecks): on the whole line, or per unit with $discountPerUnit; $quantity up to 3
+     * decimals (2, '1.5', 0.25). $sum (the line total) and $unitPrice (after discount) are
+     * computed when left out: round($price × $quantity) − $discount, or per unit
+     * round(($price − $discount) × $quantity). When given (as your shop computed them) they
+     * are checked: $sum must match either reading of the discount within 1 kopeck,
+     * $unitPrice × $quantity within ceil($quantity) kopecks of $sum.
+     *
+     * $agent is the agent sign (tag 1222): null, 'none' or 40 for a line sold on your own
+     * account, 0 to 6 for an agent's line, whose agent and supplier strings go in
+     * $agentData by their wire names (name_postavshika, phone_postavshika,
+     * phone_oper_priem_plat...): the ones the sign requires are checked.
+     *
+     * @param array<string, string> $agentData
      */
     public function line(
         string $name,
@@ -83,7 +95,14 @@ final class ReceiptBuilder
         int $method = PaymentMethod::FULL_PAYMENT,
         int $subject = PaymentSubject::GOODS,
         ?int $measure = null,
+        bool $discountPerUnit = false,
+        int|string|null $agent = null,
+        array $agentData = [],
     ): self {
+        $unknown = array_diff(array_keys($agentData), self::AGENT_STRINGS);
+        if ($unknown !== []) {
+            throw new \InvalidArgumentException('agentData takes ' . implode(', ', self::AGENT_STRINGS) . '; got ' . implode(', ', $unknown));
+        }
         $this->lines[] = [
             'name_tovar' => $name,
             'price_piece_bez_skidki' => $price,
@@ -95,6 +114,9 @@ final class ReceiptBuilder
             'priznak_sposoba_rascheta' => $method,
             'priznak_predmeta_rascheta' => $subject,
             'mera_kolva_predmeta_rasheta' => $measure,
+            'per_unit' => $discountPerUnit,
+            'priznak_agenta' => $agent ?? 'none',
+            'agent' => $agentData,
         ];
         return $this;
     }
@@ -253,17 +275,31 @@ final class ReceiptBuilder
             if ($price < 0) {
                 throw new ReceiptInvalid("$path.price_piece_bez_skidki", "expected a non-negative integer number of kopecks, got $price");
             }
-            $gross = Receipt::times($price, $milli);
-            if ($gross === null) {
-                throw new ReceiptInvalid("$path.price_piece_bez_skidki", "price_piece_bez_skidki $price × kolvo " . Receipt::quantityText($milli) . ' exceeds the money limit');
+            $q = Receipt::quantityText($milli);
+            if ($line['skidka'] < 0) {
+                throw new ReceiptInvalid("$path.skidka", "expected a non-negative integer number of kopecks, got {$line['skidka']}");
             }
-            if ($line['skidka'] > $gross) {
-                throw new ReceiptInvalid("$path.skidka", "expected at most $gross (= round(price_piece_bez_skidki $price × kolvo " . Receipt::quantityText($milli) . ")), got {$line['skidka']}");
+            if ($line['per_unit']) {
+                if ($line['skidka'] > $price) {
+                    throw new ReceiptInvalid("$path.skidka", "expected at most $price (= price_piece_bez_skidki, a discount per unit), got {$line['skidka']}");
+                }
+                $sum = Receipt::times($price - $line['skidka'], $milli);
+            } else {
+                $gross = Receipt::times($price, $milli);
+                if ($gross === null) {
+                    throw new ReceiptInvalid("$path.price_piece_bez_skidki", "price_piece_bez_skidki $price × kolvo $q exceeds the money limit of " . Receipt::MAX_MONEY . ' kopecks');
+                }
+                if ($line['skidka'] > $gross) {
+                    throw new ReceiptInvalid("$path.skidka", "expected at most $gross (= round(price_piece_bez_skidki $price × kolvo $q)), got {$line['skidka']}");
+                }
+                $sum = $gross - $line['skidka'];
             }
-            $sum = $gross - $line['skidka'];
+            if ($sum === null) {
+                throw new ReceiptInvalid("$path.price_piece_bez_skidki", "(price_piece_bez_skidki $price − skidka {$line['skidka']}) × kolvo $q exceeds the money limit of " . Receipt::MAX_MONEY . ' kopecks');
+            }
         }
         $unitPrice = $line['price_piece'];
-        if ($unitPrice === null && $sum >= 0) {
+        if ($unitPrice === null && $sum >= 0 && $sum <= Receipt::MAX_MONEY) {
             $unitPrice = intdiv(2 * $sum * 1000 + $milli, 2 * $milli);
         }
         $product = [
@@ -276,8 +312,8 @@ final class ReceiptBuilder
             'stavka_nds' => $line['stavka_nds'],
             'priznak_sposoba_rascheta' => $line['priznak_sposoba_rascheta'],
             'priznak_predmeta_rascheta' => $line['priznak_predmeta_rascheta'],
-            'priznak_agenta' => 'none',
-        ];
+            'priznak_agenta' => $line['priznak_agenta'],
+        ] + $line['agent'];
         if ($line['mera_kolva_predmeta_rasheta'] !== null) {
             $product['mera_kolva_predmeta_rasheta'] = (string) $line['mera_kolva_predmeta_rasheta'];
         }

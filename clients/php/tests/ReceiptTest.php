@@ -128,4 +128,69 @@ return static function (Harness $t): void {
         same('products_arr[0].price_piece', $e->path, 'roubles instead of kopecks');
         check(str_contains($e->reason, '12.50 roubles is 1250'), $e->reason);
     });
+
+    $t->test('builder: a discount per unit or per line, agent lines', static function () use ($day): void {
+        $receipt = ReceiptBuilder::sale(TaxSystem::GENERAL)
+            ->line('Tea', 5000, quantity: '1.5', discount: 500, discountPerUnit: true)
+            ->line('Salt', 5000, quantity: '1.5', discount: 500)
+            ->line('Cup', 1000, agent: 40)
+            ->line('Book', 2000, agent: 5, agentData: ['name_postavshika' => 'Supplier LLC', 'phone_postavshika' => '+79161234567'])
+            ->payRest()
+            ->build($day);
+        $wire = $receipt->toArray();
+        // (5000 − 500) × 1.5 = 6750; 5000 × 1.5 − 500 = 7000
+        same([6750, 7000, 1000, 2000], array_column($wire['products_arr'], 'summa'), 'line sums');
+        same([4500, 4667, 1000, 2000], array_column($wire['products_arr'], 'price_piece'), 'unit prices after discount');
+        same(['none', 'none', 5], array_column(array_slice($wire['products_arr'], 1), 'priznak_agenta'), 'agent signs');
+        same('Supplier LLC', $wire['products_arr'][3]['name_postavshika'], 'supplier of an agent line');
+        $e = throws(ReceiptInvalid::class, static fn () => ReceiptBuilder::sale(TaxSystem::GENERAL)
+            ->line('Tea', 5000, quantity: 3, discount: 5001, discountPerUnit: true)->payRest()->build($day));
+        same(['products_arr[0].skidka', 'expected at most 5000 (= price_piece_bez_skidki, a discount per unit), got 5001'], [$e->path, $e->reason], 'per-unit discount above the price');
+        $e = throws(ReceiptInvalid::class, static fn () => ReceiptBuilder::sale(TaxSystem::GENERAL)
+            ->line('Book', 2000, agent: 2, agentData: ['name_postavshika' => 'Supplier LLC', 'phone_postavshika' => '+79161234567'])->payRest()->build($day));
+        same('products_arr[0].phone_oper_priem_plat', $e->path, 'a paying agent needs the operator\'s phone');
+        check(str_contains($e->reason, 'when priznak_agenta is 2 (paying agent)'), $e->reason);
+        throws(\InvalidArgumentException::class, static fn () => ReceiptBuilder::sale(TaxSystem::GENERAL)->line('Tea', 100, agentData: ['supplier' => 'x']));
+    });
+
+    $t->test('receipt: the server\'s rules for discounts, agents, the money cap and corrections', static function () use ($day): void {
+        $line = ['name_tovar' => 'Tea', 'kolvo' => 3, 'price_piece' => 5000, 'summa' => 15000, 'stavka_nds' => 6,
+            'priznak_sposoba_rascheta' => 4, 'priznak_predmeta_rascheta' => 1];
+        $receipt = static fn (array $line, array $extra = []): array => $extra + [
+            'cms' => 'shop', 'check_send_type' => 'none', 'products_arr' => [$line],
+            'oplata_arr' => ['rezhim_nalog' => 1, 'money_electro' => $line['summa']],
+            'itog_arr' => ['priznak_rascheta' => 1, 'itog_cheka' => $line['summa']],
+        ];
+        $wire = Receipt::fromArray($receipt($line), $day)->toArray();
+        same([5000, 0], [$wire['products_arr'][0]['price_piece_bez_skidki'], $wire['products_arr'][0]['skidka']], 'no price before discount: price_piece, no discount');
+        $odd = $line + ['priznak_agenta' => 40.0, 'name_postavshika' => false, 'inn_oper_perevoda' => 12];
+        same('none', Receipt::fromArray($receipt($odd), $day)->toArray()['products_arr'][0]['priznak_agenta'], 'agent 40.0, odd strings ignored');
+        $e = throws(ReceiptInvalid::class, static fn () => Receipt::fromArray($receipt(['priznak_agenta' => 4, 'name_postavshika' => false] + $line), $day));
+        same('products_arr[0].name_postavshika', $e->path, 'an agent line\'s strings are checked');
+        // 1 kopeck a unit after a per-unit discount, but 10^16 kopecks before it
+        $big = ['price_piece_bez_skidki' => 10 ** 13, 'skidka' => 10 ** 13 - 1, 'kolvo' => 1000, 'price_piece' => 1, 'summa' => 1000] + $line;
+        $e = throws(ReceiptInvalid::class, static fn () => Receipt::fromArray($receipt($big), $day));
+        same('products_arr[0].skidka', $e->path, 'the line before its discount is capped');
+        check(str_contains($e->reason, 'at most 10000000000000 kopecks'), $e->reason);
+        $e = throws(ReceiptInvalid::class, static fn () => Receipt::fromArray(['products_arr' => [['summa' => 10 ** 13 + 1] + $line]] + $receipt($line), $day));
+        same('products_arr[0].summa', $e->path, 'money above 10^13');
+
+        $korr = ['type_korr' => 0, 'date_doc_korr' => '2025-06-01', 'money_bez_nds' => 15000];
+        $ffd105 = ['products_arr' => [], 'korr_arr' => $korr] + $receipt($line);
+        same([], Receipt::fromArray($ffd105, $day)->toArray()['products_arr'], 'a correction by amounts has no lines');
+        $e = throws(ReceiptInvalid::class, static fn () => Receipt::fromArray(['korr_arr' => ['type_korr' => 0, 'date_doc_korr' => '2025-06-01']] + $ffd105, $day));
+        same('korr_arr', $e->path, 'a correction without lines needs its amounts by VAT rate');
+        $e = throws(ReceiptInvalid::class, static fn () => Receipt::fromArray(['korr_arr' => ['type_korr' => 1, 'date_doc_korr' => '2025-06-01']] + $receipt($line), $day));
+        same('korr_arr.numb_doc_korr', $e->path, 'a correction by order names the order');
+        $e = throws(ReceiptInvalid::class, static fn () => Receipt::fromArray(['korr_arr' => ['name_doc_korr' => 'Order 5']] + $receipt($line), $day));
+        same('korr_arr.type_korr', $e->path, 'a sale cannot carry a basis document only');
+        $return = ['korr_arr' => ['name_doc_korr' => 'Order 5', 'date_doc_korr' => '1748736000', 'num_doc_korr' => 5]] + $receipt($line);
+        $return['itog_arr']['priznak_rascheta'] = 2;
+        same(15000, Receipt::fromArray($return, $day)->total(), 'a return naming its basis document');
+        $free = ['price_piece' => 0, 'summa' => 0] + $line;
+        $e = throws(ReceiptInvalid::class, static fn () => Receipt::fromArray(['korr_arr' => ['money_bez_nds' => 0] + $korr] + $receipt($free), $day));
+        same(['itog_arr.itog_cheka', 'a correction settles an amount: expected more than 0, got 0'], [$e->path, $e->reason], 'a correction of nothing');
+        $e = throws(ReceiptInvalid::class, static fn () => Receipt::fromArray(['korr_arr' => ['type_korr' => 0, 'date_doc_korr' => '2030-01-01']] + $receipt($line), $day));
+        same('korr_arr.date_doc_korr', $e->path, 'a correction of a future settlement');
+    });
 };

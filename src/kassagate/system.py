@@ -21,6 +21,7 @@ from kassagate.config import Settings
 from kassagate.front.app import create_front_app
 from kassagate.front.context import FrontContext
 from kassagate.http_limits import limited_protocol
+from kassagate.listen import Server, listen
 from kassagate.logs import configure_logging
 from kassagate.metrics import Metrics
 from kassagate.processing.service import Processing, render_status, wait_ended
@@ -38,9 +39,16 @@ def _install_stop(stop: asyncio.Event) -> None:
 
 
 async def run_serve(settings: Settings, *, demo: bool = False, workers: bool = True) -> None:
+    """Serve until SIGINT or SIGTERM; :class:`kassagate.listen.ListenError` at once when the
+    address cannot be listened on."""
     configure_logging(settings.log_level, settings.log_format)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    ctx = await FrontContext.open(settings)
+    sock = listen(settings.host, settings.port)  # first: an address in use fails at once
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        ctx = await FrontContext.open(settings)
+    except BaseException:
+        sock.close()
+        raise
     metrics = Metrics()
     processing = (
         Processing(ctx.db, settings.data_dir, ProcessingConfig.from_settings(settings), metrics=metrics,
@@ -79,15 +87,16 @@ async def run_serve(settings: Settings, *, demo: bool = False, workers: bool = T
             proxy_headers=False,
             timeout_graceful_shutdown=5,
         )
-        server = uvicorn.Server(config)
-        log.info("kassagate serving on http://%s:%d (data dir %s, database %s)", settings.host, settings.port,
-                 settings.data_dir.resolve(), settings.database_label)
+        server = Server(config, on_started=lambda: log.info(
+            "kassagate serving on http://%s:%d (data dir %s, database %s)", settings.host, settings.port,
+            settings.data_dir.resolve(), settings.database_label))
         # uvicorn re-raises the SIGTERM/SIGINT it caught once serve() returns, with the
         # handlers it found installed: without ours the default action would end the process
         # there, before the cleanup below (crypto pool processes left running).
         _install_stop(stop)
-        await server.serve()
+        await server.serve(sockets=[sock])
     finally:
+        sock.close()
         stop.set()
         if processing is not None:
             await processing.close()

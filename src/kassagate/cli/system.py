@@ -161,10 +161,15 @@ def serve(
     workers: Annotated[bool, typer.Option("--workers/--no-workers", help="Run processing in this process.")] = True,
 ) -> None:
     """The whole system in one process: front server, processing, virtual registers."""
+    from kassagate.listen import ListenError
     from kassagate.system import run_serve
 
     settings = _settings(announce=False, host=host, port=port, data_dir=data_dir)
-    _run_service(run_serve(settings, demo=demo, workers=workers))
+    try:
+        _run_service(run_serve(settings, demo=demo, workers=workers))
+    except ListenError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
 
 
 def worker(

@@ -177,10 +177,11 @@ def cashbox(
 
 def cashbox_journal(data_dir: DataDir = None) -> None:
     """Print the standalone register's journal, one JSON object a line (fd, type, docNumber,
-    amount, time, fiscalSign, ...)."""
+    amount, time, fiscalSign, ...). time: the register's local time with its UTC offset;
+    docTime: as the sender gave it."""
     path = journal_path(_data_dir(data_dir))
     try:
-        for line in read_journal(path):
+        for line in read_journal(path, offsets=True):
             typer.echo(json.dumps(line, ensure_ascii=False))
     except JournalError as e:
         typer.echo(f"error: {e}", err=True)

@@ -97,7 +97,8 @@ def kkt_journal(
     data_dir: DataDir = None,
 ) -> None:
     """The fiscal journal of the kassa's virtual register, one JSON object a line
-    (fd, type, docNumber, amount, time, fiscalSign, ...). Works while serve runs."""
+    (fd, type, docNumber, amount, time, fiscalSign, ...). time: the register's local time
+    with its UTC offset; docTime: as processing sent it (UTC). Works while serve runs."""
     settings = _settings(data_dir=data_dir)
 
     async def find() -> Path:
@@ -111,7 +112,7 @@ def kkt_journal(
     from kassagate.cashbox.virtual import read_journal
 
     out = sys.stdout
-    for entry in read_journal(path):
+    for entry in read_journal(path, offsets=True):
         out.write(json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n")
     out.flush()
 

@@ -17,9 +17,9 @@ another worker, once: an envelope that kills a second worker fails (the intake a
 code 80) instead of taking the whole pool down. When the keys rotate, :meth:`CryptoPool.reload`
 starts workers with the new key ring and lets the old ones finish what they hold.
 
-(``concurrent.futures.ProcessPoolExecutor`` was used before. It hands work over through
-two threads of the server process, which under load wait for the event loop's GIL, and a
-single worker's death breaks it for good: every later request failed.)
+(Not ``concurrent.futures.ProcessPoolExecutor``: it hands work over through two threads of
+the server process, which under load wait for the event loop's GIL, and a single worker's
+death breaks it for good, failing every later request.)
 """
 
 from __future__ import annotations

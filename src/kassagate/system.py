@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from typing import Any
@@ -38,12 +39,14 @@ def _install_stop(stop: asyncio.Event) -> None:
             loop.add_signal_handler(sig, stop.set)
 
 
-async def run_serve(settings: Settings, *, demo: bool = False, workers: bool = True) -> None:
-    """Serve until SIGINT or SIGTERM; :class:`kassagate.listen.ListenError` at once when the
-    address cannot be listened on."""
+async def run_serve(
+    settings: Settings, *, demo: bool = False, workers: bool = True, sock: socket.socket | None = None
+) -> None:
+    """Serve on ``sock`` (listening; closed at the end) until SIGINT or SIGTERM. Without one,
+    listen on the settings' address first: :class:`kassagate.listen.ListenError` at once
+    when it is in use, before keys, database and workers are set up."""
     configure_logging(settings.log_level, settings.log_format)
-    # First: an address in use fails the command at once, before keys, database and workers.
-    with listen(settings.host, settings.port) as sock:
+    with sock if sock is not None else listen(settings.host, settings.port) as sock:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         ctx = await FrontContext.open(settings)
         metrics = Metrics()

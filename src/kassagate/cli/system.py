@@ -162,15 +162,17 @@ def serve(
     workers: Annotated[bool, typer.Option("--workers/--no-workers", help="Run processing in this process.")] = True,
 ) -> None:
     """The whole system in one process: front server, processing, virtual registers."""
-    from kassagate.listen import ListenError
-    from kassagate.system import run_serve
+    from kassagate.listen import ListenError, listen
 
     settings = _settings(announce=False, host=host, port=port, data_dir=data_dir)
     try:
-        _run_service(run_serve(settings, demo=demo, workers=workers))
+        sock = listen(settings.host, settings.port)  # before the heavy imports: an address in use fails at once
     except ListenError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
+    from kassagate.system import run_serve
+
+    _run_service(run_serve(settings, demo=demo, workers=workers, sock=sock))
 
 
 def worker(

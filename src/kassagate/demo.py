@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import secrets
+import shlex
 import sys
 from pathlib import Path
 
@@ -61,6 +62,8 @@ async def ensure_demo(ctx: FrontContext, settings: Settings) -> tuple[str, str]:
     assert token is not None
     password = await _ensure_operator(ctx)
     url = f"http://{settings.host}:{settings.port}"
+    python = shlex.quote(sys.executable)  # the interpreter kassagate is installed in, from any directory
+    data_dir = shlex.quote(str(settings.data_dir))
     if password is not None:
         login_line = f"login {DEMO_LOGIN}, password {password} (shown this once)"
     else:
@@ -73,17 +76,17 @@ kassagate demo
   kassatoken   : {token}
   cabinet      : {url}/cabinet/  ({login_line})
 
-Send a first receipt (in another terminal):
+Send a first receipt (paste into another terminal):
 
-  .venv/bin/python - <<'PY'
-  from kassagate.client import KassaClient, Line, make_receipt
-  with KassaClient("{url}", kassaid="{DEMO_KASSAID}", kassatoken="{token}") as kassa:
-      answer = kassa.send(make_receipt([Line("Tea", 15000)], tax_system=1, email="buyer@example.com"))
-      print(answer.code, answer.message)
-      print(kassa.wait_fiscalized(answer.nuid, answer.qnuid, timeout=10))
-  PY
+{python} - <<'PY'
+from kassagate.client import KassaClient, Line, make_receipt
+with KassaClient("{url}", kassaid="{DEMO_KASSAID}", kassatoken="{token}") as kassa:
+    answer = kassa.send(make_receipt([Line("Tea", 15000)], tax_system=1, email="buyer@example.com"))
+    print(answer.code, answer.message)
+    print(kassa.wait_fiscalized(answer.nuid, answer.qnuid, timeout=10))
+PY
 
-The register's fiscal journal: kassagate kkt journal {DEMO_KASSAID} --data-dir {settings.data_dir}
+The register's fiscal journal: {python} -m kassagate kkt journal {DEMO_KASSAID} --data-dir {data_dir}
 The receipts, their fiscal data and the register: {url}/cabinet/
 """
     )

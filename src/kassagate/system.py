@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from typing import Any
@@ -21,6 +22,7 @@ from kassagate.config import Settings
 from kassagate.front.app import create_front_app
 from kassagate.front.context import FrontContext
 from kassagate.http_limits import limited_protocol
+from kassagate.listen import Server, listen
 from kassagate.logs import configure_logging
 from kassagate.metrics import Metrics
 from kassagate.processing.service import Processing, render_status, wait_ended
@@ -37,61 +39,67 @@ def _install_stop(stop: asyncio.Event) -> None:
             loop.add_signal_handler(sig, stop.set)
 
 
-async def run_serve(settings: Settings, *, demo: bool = False, workers: bool = True) -> None:
+async def run_serve(
+    settings: Settings, *, demo: bool = False, workers: bool = True, sock: socket.socket | None = None
+) -> None:
+    """Serve on ``sock`` (listening; closed at the end) until SIGINT or SIGTERM. Without one,
+    listen on the settings' address first: :class:`kassagate.listen.ListenError` at once
+    when it is in use, before keys, database and workers are set up."""
     configure_logging(settings.log_level, settings.log_format)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    ctx = await FrontContext.open(settings)
-    metrics = Metrics()
-    processing = (
-        Processing(ctx.db, settings.data_dir, ProcessingConfig.from_settings(settings), metrics=metrics,
-                   public_url=settings.effective_public_url)
-        if workers
-        else None
-    )
-    stop = asyncio.Event()
-    try:
-        if demo:
-            from kassagate.demo import ensure_demo
+    with sock if sock is not None else listen(settings.host, settings.port) as sock:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        ctx = await FrontContext.open(settings)
+        metrics = Metrics()
+        processing = (
+            Processing(ctx.db, settings.data_dir, ProcessingConfig.from_settings(settings), metrics=metrics,
+                       public_url=settings.effective_public_url)
+            if workers
+            else None
+        )
+        stop = asyncio.Event()
+        try:
+            if demo:
+                from kassagate.demo import ensure_demo
 
-            await ensure_demo(ctx, settings)
-        app = create_front_app(
-            ctx,
-            handover=processing,
-            wait_for=processing.status_when_finished if processing else _poll_status(ctx),
-            metrics=metrics,
-            checks=[processing.not_running] if processing is not None else [],
-            mounts=[Mount(CABINET_PREFIX, create_cabinet_app(ctx.db, settings, faults=demo))],
-        )
-        if processing is not None:
-            processing.start(stop)
-        config = uvicorn.Config(
-            app,
-            host=settings.host,
-            port=settings.port,
-            http=limited_protocol(settings.http),
-            ws="none",  # no WebSocket route: an upgrade request is an ordinary one
-            loop="none",
-            lifespan="off",
-            log_config=None,
-            access_log=False,
-            # Nothing reads the client's address (no access log, no address in any
-            # answer or record): X-Forwarded-For is not worth parsing per request.
-            proxy_headers=False,
-            timeout_graceful_shutdown=5,
-        )
-        server = uvicorn.Server(config)
-        log.info("kassagate serving on http://%s:%d (data dir %s, database %s)", settings.host, settings.port,
-                 settings.data_dir.resolve(), settings.database_label)
-        # uvicorn re-raises the SIGTERM/SIGINT it caught once serve() returns, with the
-        # handlers it found installed: without ours the default action would end the process
-        # there, before the cleanup below (crypto pool processes left running).
-        _install_stop(stop)
-        await server.serve()
-    finally:
-        stop.set()
-        if processing is not None:
-            await processing.close()
-        await ctx.close()
+                await ensure_demo(ctx, settings)
+            app = create_front_app(
+                ctx,
+                handover=processing,
+                wait_for=processing.status_when_finished if processing else _poll_status(ctx),
+                metrics=metrics,
+                checks=[processing.not_running] if processing is not None else [],
+                mounts=[Mount(CABINET_PREFIX, create_cabinet_app(ctx.db, settings, faults=demo))],
+            )
+            if processing is not None:
+                processing.start(stop)
+            config = uvicorn.Config(
+                app,
+                host=settings.host,
+                port=settings.port,
+                http=limited_protocol(settings.http),
+                ws="none",  # no WebSocket route: an upgrade request is an ordinary one
+                loop="none",
+                lifespan="off",
+                log_config=None,
+                access_log=False,
+                # Nothing reads the client's address (no access log, no address in any
+                # answer or record): X-Forwarded-For is not worth parsing per request.
+                proxy_headers=False,
+                timeout_graceful_shutdown=5,
+            )
+            server = Server(config, on_started=lambda: log.info(
+                "kassagate serving on http://%s:%d (data dir %s, database %s)", settings.host, settings.port,
+                settings.data_dir.resolve(), settings.database_label))
+            # uvicorn re-raises the SIGTERM/SIGINT it caught once serve() returns, with the
+            # handlers it found installed: without ours the default action would end the process
+            # there, before the cleanup below (crypto pool processes left running).
+            _install_stop(stop)
+            await server.serve(sockets=[sock])
+        finally:
+            stop.set()
+            if processing is not None:
+                await processing.close()
+            await ctx.close()
     log.info("kassagate stopped")
 
 

@@ -47,8 +47,13 @@ def run_cli(
 class Process:
     """A long-running ``kassagate`` command (serve, worker, cashbox) on a port of its own."""
 
-    def __init__(self, args: list[str], *, env: dict[str, str], ready_url: str | None, log_path: Path) -> None:
+    def __init__(
+        self, args: list[str], *, env: dict[str, str], ready_url: str | None, log_path: Path, session: bool = False
+    ) -> None:
+        """``session``: run in a process group of its own, as a terminal's foreground job
+        (:meth:`interrupt` then sends Ctrl-C's SIGINT to the whole group)."""
         self.args = args
+        self.session = session
         self.env = env
         self.ready_url = ready_url
         self.log_path = log_path
@@ -57,7 +62,8 @@ class Process:
     def start(self, timeout: float = 60.0) -> Process:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "kassagate", *self.args], env=self.env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "kassagate", *self.args], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=self.session,
         )
         log.close()
         if self.ready_url:
@@ -84,6 +90,11 @@ class Process:
             return self.log_path.read_text(errors="replace")[-5000:]
         except FileNotFoundError:
             return ""
+
+    def interrupt(self) -> None:
+        """Ctrl-C on a terminal: SIGINT to every process of the group (a ``session`` one)."""
+        assert self.proc is not None and self.session
+        os.killpg(self.proc.pid, signal.SIGINT)
 
     def kill9(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

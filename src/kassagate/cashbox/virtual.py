@@ -170,11 +170,19 @@ def set_fn_state(path: Path, state: Literal["ok", "full", "broken"]) -> None:
     set_fault(path, fn=state)
 
 
-def read_journal(path: Path) -> Iterator[dict[str, Any]]:
-    """The register's documents, oldest first: fd, type, docNumber, amount, time, fiscalSign, ..."""
+def read_journal(path: Path, *, offsets: bool = False) -> Iterator[dict[str, Any]]:
+    """The register's documents, oldest first: fd, type, docNumber, amount, time, fiscalSign, ...
+
+    ``time`` is the register's local time (its time zone), as in the fiscal sign: ``YYYY-MM-DD
+    HH:MM:SS``; with ``offsets`` (the journal commands' output) ISO 8601 with the zone's UTC
+    offset, ``2026-12-03T16:00:00+03:00``. ``docTime`` is always the sender's text, unchanged."""
     j = Journal(path)
     try:
-        yield from j.lines()
+        tz = zoneinfo.ZoneInfo(j.load_state().timezone) if offsets else None
+        for line in j.lines():
+            if tz is not None and line.get("time"):
+                line["time"] = dt.datetime.strptime(line["time"], TIME_FORMAT).replace(tzinfo=tz).isoformat()
+            yield line
     finally:
         j.close()
 

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import signal
+import socket
 from contextlib import suppress
 from pathlib import Path
 from typing import Annotated, cast
@@ -101,16 +102,17 @@ def prepare(data_dir: Path, merchant_id: str | None, auto_shift: bool, timezone:
     return path, f"merchant ID stored in {secret_file} (mode 0600)"
 
 
-async def _serve(path: Path, host: str, port: int) -> None:
+async def _serve(path: Path, sock: socket.socket, started: str) -> None:
     import uvicorn
 
     from kassagate.cashbox.server import create_app, limit_answer
     from kassagate.config import load_http_limits
     from kassagate.http_limits import limited_protocol
+    from kassagate.listen import Server
 
     register = await VirtualRegister.open(path)
     try:
-        config = uvicorn.Config(create_app(register), host=host, port=port, loop="none",
+        config = uvicorn.Config(create_app(register), loop="none",
                                 http=limited_protocol(load_http_limits(), limit_answer), ws="none",
                                 access_log=False, log_level="warning", lifespan="on")
         # uvicorn re-raises the SIGTERM/SIGINT it caught once it has stopped, with the
@@ -120,8 +122,9 @@ async def _serve(path: Path, host: str, port: int) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with suppress(RuntimeError, ValueError):  # not the main thread, or no such signal
                 loop.add_signal_handler(sig, lambda: None)
-        await uvicorn.Server(config).serve()
+        await Server(config, on_started=lambda: typer.echo(started)).serve(sockets=[sock])
     finally:
+        sock.close()
         await register.close()
 
 
@@ -149,7 +152,16 @@ def cashbox(
                                  "Stored.")] = None,
 ) -> None:
     """Start one standalone virtual cash register (Cashbox protocol, emulated fiscal drive)."""
+    import uvloop
+
+    from kassagate.listen import ListenError, listen
+
     config = settings(announce=False, data_dir=data_dir)
+    try:
+        sock = listen(host, port)  # first: an address in use fails at once
+    except ListenError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
     d = config.data_dir
     try:
         path, where = prepare(d, merchant_id or env_merchant_id(), auto_shift, timezone, tax_rates=tax_rates,
@@ -159,22 +171,17 @@ def cashbox(
         raise typer.Exit(2) from None
     configure_logging(config.log_level, config.log_format)
     typer.echo(f"kassagate cashbox: journal {path}; {where}")
-    typer.echo(f"listening on http://{host}:{port}/ ({'cloud' if auto_shift else 'device'} mode)")
-    try:
-        import uvloop
-
-        uvloop.run(_serve(path, host, port))
-    except ImportError:
-        asyncio.run(_serve(path, host, port))
+    uvloop.run(_serve(path, sock, f"serving on http://{host}:{port}/ ({'cloud' if auto_shift else 'device'} mode)"))
     log.info("kassagate cashbox stopped (journal %s)", path)
 
 
 def cashbox_journal(data_dir: DataDir = None) -> None:
     """Print the standalone register's journal, one JSON object a line (fd, type, docNumber,
-    amount, time, fiscalSign, ...)."""
+    amount, time, fiscalSign, ...). time: the register's local time with its UTC offset;
+    docTime: as the sender gave it."""
     path = journal_path(_data_dir(data_dir))
     try:
-        for line in read_journal(path):
+        for line in read_journal(path, offsets=True):
             typer.echo(json.dumps(line, ensure_ascii=False))
     except JournalError as e:
         typer.echo(f"error: {e}", err=True)

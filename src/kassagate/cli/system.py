@@ -97,7 +97,8 @@ def kkt_journal(
     data_dir: DataDir = None,
 ) -> None:
     """The fiscal journal of the kassa's virtual register, one JSON object a line
-    (fd, type, docNumber, amount, time, fiscalSign, ...). Works while serve runs."""
+    (fd, type, docNumber, amount, time, fiscalSign, ...). time: the register's local time
+    with its UTC offset; docTime: as processing sent it (UTC). Works while serve runs."""
     settings = _settings(data_dir=data_dir)
 
     async def find() -> Path:
@@ -111,7 +112,7 @@ def kkt_journal(
     from kassagate.cashbox.virtual import read_journal
 
     out = sys.stdout
-    for entry in read_journal(path):
+    for entry in read_journal(path, offsets=True):
         out.write(json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n")
     out.flush()
 
@@ -161,10 +162,17 @@ def serve(
     workers: Annotated[bool, typer.Option("--workers/--no-workers", help="Run processing in this process.")] = True,
 ) -> None:
     """The whole system in one process: front server, processing, virtual registers."""
-    from kassagate.system import run_serve
+    from kassagate.listen import ListenError, listen
 
     settings = _settings(announce=False, host=host, port=port, data_dir=data_dir)
-    _run_service(run_serve(settings, demo=demo, workers=workers))
+    try:
+        sock = listen(settings.host, settings.port)  # before the heavy imports: an address in use fails at once
+    except ListenError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    from kassagate.system import run_serve
+
+    _run_service(run_serve(settings, demo=demo, workers=workers, sock=sock))
 
 
 def worker(

@@ -17,9 +17,9 @@ another worker, once: an envelope that kills a second worker fails (the intake a
 code 80) instead of taking the whole pool down. When the keys rotate, :meth:`CryptoPool.reload`
 starts workers with the new key ring and lets the old ones finish what they hold.
 
-(``concurrent.futures.ProcessPoolExecutor`` was used before. It hands work over through
-two threads of the server process, which under load wait for the event loop's GIL, and a
-single worker's death breaks it for good: every later request failed.)
+(Not ``concurrent.futures.ProcessPoolExecutor``: it hands work over through two threads of
+the server process, which under load wait for the event loop's GIL, and a single worker's
+death breaks it for good, failing every later request.)
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import logging
 import multiprocessing
 import os
 import pickle
+import signal
 import struct
 import threading
 import time
@@ -91,7 +92,11 @@ def _watch_server(pid: int) -> None:
 
 
 def _worker_main(requests: Connection, replies: Connection, generations: list[Generation], server_pid: int) -> None:
-    """A worker: load the keys, say ready, then open envelopes until the pipe closes."""
+    """A worker: load the keys, say ready, then open envelopes until the pipe closes.
+
+    It ignores SIGINT: Ctrl-C on a terminal reaches the whole process group, and the server
+    stops its workers itself (closing their pipes) once it has finished its requests."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_watch_server, args=(server_pid,), name="kassagate-watch-server", daemon=True).start()
     first = envelope.Layer.from_pems([g[0] for g in generations], [g[2] for g in generations])
     second = envelope.Layer.from_pems([g[1] for g in generations], [g[3] for g in generations])

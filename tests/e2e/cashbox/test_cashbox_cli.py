@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import os
 import stat
@@ -102,3 +103,20 @@ async def test_journal_fault_and_verify_commands(tmp_path: Path) -> None:
 def test_bad_time_zone_is_an_error_not_a_traceback(tmp_path: Path) -> None:
     res = runner.invoke(app, ["cashbox", "--data-dir", str(tmp_path), "--timezone", "Mars/Olympus"])
     assert res.exit_code == 2 and "unknown time zone" in res.output and "Traceback" not in res.output
+
+
+async def test_journal_times_carry_the_registers_utc_offset(tmp_path: Path) -> None:
+    path, _ = prepare(tmp_path, "mid", True, "Asia/Vladivostok")  # UTC+10, no daylight saving time
+    r = await VirtualRegister.open(path)
+    a = await r.handle("sale", {"amount": 500, "items": [{"itemName": "x", "itemQty": 1000, "itemAmount": 500}],
+                                "payments": {"cashAmount": 500}, "docNumber": "D1", "docTime": "2026-03-02 10:00:00"})
+    await r.close()
+    assert a["code"] == 0
+    res = runner.invoke(app, ["cashbox-journal", "--data-dir", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    [sale] = [json.loads(x) for x in res.output.splitlines() if json.loads(x)["type"] == "sale"]
+    when = dt.datetime.fromisoformat(sale["time"])
+    assert when.utcoffset() == dt.timedelta(hours=10) and sale["time"].endswith("+10:00")
+    # the register's local time of the document, the one its answer and fiscal sign carry
+    assert when.replace(tzinfo=None) == dt.datetime.strptime(a["printTime"], "%Y-%m-%d %H:%M:%S")
+    assert sale["docTime"] == "2026-03-02 10:00:00"  # the sender's text, unchanged

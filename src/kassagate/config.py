@@ -85,6 +85,10 @@ class Settings:
     #: URLs in status answers and ``check_kkt_operator``. Empty: the address a status request
     #: came to (``effective_public_url`` where there is no request: callbacks, waits).
     public_url: str = ""
+    #: Addresses of the reverse proxies in front of kassagate (comma-separated IPs or networks):
+    #: only from them are ``X-Forwarded-Proto`` and ``X-Forwarded-For`` believed (the scheme
+    #: and host of the URLs in status answers when ``public_url`` is not set). Empty: none.
+    trusted_proxies: str = ""
     #: The configuration file read, if any (set by :func:`load_settings`, not by a layer).
     config_file: Path | None = None
 

@@ -62,6 +62,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0  # bytes read while no head was complete
         self._heads = 0  # heads completed on this connection
         self._header_count = 0
+        self._parsed_bytes = 0  # the URL and header lines of the current head, as parsed
         self._timer: asyncio.TimerHandle | None = None
         self._refused = False
 
@@ -116,13 +117,27 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         self._in_head = True
         self._header_count = 0
+        self._parsed_bytes = 0
         super().on_message_begin()
+
+    def _count_parsed(self, n: int) -> None:
+        """What the parser hands over (the URL, each header line) counts exactly, however
+        the head arrived: a whole head in one read is held to the limit too."""
+        self._parsed_bytes += n
+        if self._parsed_bytes > self.limits.max_header_bytes:
+            self._refuse(431, f"the request line and headers exceed {self.limits.max_header_bytes} bytes")
+            raise _Refused
+
+    def on_url(self, url: bytes) -> None:
+        self._count_parsed(len(url))
+        super().on_url(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._header_count += 1
         if self._header_count > self.limits.max_headers:
             self._refuse(431, f"the request has more than {self.limits.max_headers} header lines")
             raise _Refused
+        self._count_parsed(len(name) + len(value) + 4)  # "name: value\r\n"
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:

@@ -82,9 +82,10 @@ async def run_serve(
                 lifespan="off",
                 log_config=None,
                 access_log=False,
-                # Nothing reads the client's address (no access log, no address in any
-                # answer or record): X-Forwarded-For is not worth parsing per request.
-                proxy_headers=False,
+                # Forwarded headers only from the configured proxies (a status answer's URLs
+                # take their scheme from X-Forwarded-Proto there); none are parsed otherwise.
+                proxy_headers=bool(settings.trusted_proxies),
+                forwarded_allow_ips=settings.trusted_proxies or None,
                 timeout_graceful_shutdown=5,
             )
             server = Server(config, on_started=lambda: log.info(

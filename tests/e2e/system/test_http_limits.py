@@ -93,6 +93,22 @@ def test_a_huge_header_line_is_refused_without_being_read_whole(server: tuple[st
     valid_request_served(kind, port)
 
 
+@pytest.mark.parametrize("over", [-200, 200])
+def test_a_head_in_one_read_is_held_to_the_byte_limit(server: tuple[str, int], over: int) -> None:
+    """A whole head arriving at once counts exactly: just under the limit is served, just
+    over it is refused with 431."""
+    kind, port = server
+    limit = int(LIMITS["KASSAGATE_MAX_HEADER_BYTES"])
+    path = "/v1/keys" if kind == "serve" else "/get_info"
+    start = f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Pad: "
+    s = connect(port)
+    s.sendall((start + "a" * (limit + over - len(start)) + "\r\n\r\n").encode())
+    status, _, _ = read_answer(s, 10)
+    s.close()
+    assert status == (431 if over > 0 else 200)
+    valid_request_served(kind, port)
+
+
 def test_too_many_headers_are_refused(server: tuple[str, int]) -> None:
     kind, port = server
     s = connect(port)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import secrets
 import statistics
 import sys
@@ -27,11 +26,10 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
+import pgdb
 from kassagate.processing import queue
 from kassagate.storage.db import Database, open_database
 from kassagate.storage.schema import requests
-
-PG_ADMIN = os.environ.get("KASSAGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def _row(i: int, now: int, *, due_at: int, lease_until: int | None) -> dict[str, object]:
@@ -79,32 +77,6 @@ async def measure(url: str, small: int, large: int, polls: int) -> tuple[float, 
         await db.close()
 
 
-async def _pg_database() -> str | None:
-    import asyncpg
-
-    try:
-        conn = await asyncpg.connect(PG_ADMIN, timeout=3)
-    except (OSError, asyncpg.PostgresError) as exc:
-        print(f"PostgreSQL: skipped ({type(exc).__name__}: no server at KASSAGATE_TEST_PG)")
-        return None
-    name = f"bench_claim_{secrets.token_hex(4)}"
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-
-
-async def _drop_pg(url: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_ADMIN)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}"')
-    finally:
-        await conn.close()
-
-
 async def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--small", type=int, default=1000)
@@ -112,21 +84,21 @@ async def main() -> int:
     p.add_argument("--polls", type=int, default=30)
     a = p.parse_args()
     ratios = []
+
+    async def run(name: str, url: str) -> None:
+        small_t, large_t = await measure(url, a.small, a.large, a.polls)
+        ratios.append(large_t / small_t)
+        print(f"{name}: claim poll, nothing due: {a.small:,} waiting {small_t * 1000:.2f} ms, "
+              f"{a.large:,} waiting {large_t * 1000:.2f} ms (median of {a.polls}); ratio {large_t / small_t:.2f}")
+
     with tempfile.TemporaryDirectory() as tmp:
-        urls = [("SQLite", f"sqlite:///{Path(tmp) / 'claim.sqlite3'}")]
-        pg = await _pg_database()
-        if pg is not None:
-            urls.append(("PostgreSQL", pg))
-        try:
-            for name, url in urls:
-                small_t, large_t = await measure(url, a.small, a.large, a.polls)
-                ratios.append(large_t / small_t)
-                print(f"{name}: claim poll, nothing due: {a.small:,} waiting {small_t * 1000:.2f} ms, "
-                      f"{a.large:,} waiting {large_t * 1000:.2f} ms (median of {a.polls}); "
-                      f"ratio {large_t / small_t:.2f}")
-        finally:
-            if pg is not None:
-                await _drop_pg(pg)
+        await run("SQLite", f"sqlite:///{Path(tmp) / 'claim.sqlite3'}")
+    why = await pgdb.available()
+    if why is None:
+        async with pgdb.temporary_database("bench_claim") as url:
+            await run("PostgreSQL", url)
+    else:
+        print(f"PostgreSQL: skipped ({why})")
     print(f"claim poll cost, {a.large:,} / {a.small:,} requests waiting for a retry (worst engine): {max(ratios):.2f}")
     return 0
 

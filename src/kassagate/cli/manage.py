@@ -107,22 +107,24 @@ def kassa_show(kassaid: KassaId, json_: Json = False, data_dir: DataDir = None) 
     ])
 
 
-def _set_kassa(kassaid: str, activated: bool, data_dir: Path | None) -> None:
-    from kassagate.storage.manage import set_kassa_activated
+def _set_activated(kind: str, key: str, activated: bool, data_dir: Path | None) -> None:
+    """Enable or disable a kassa or a cluster; its requests get ``code`` while disabled."""
+    from kassagate.storage.manage import set_cluster_activated, set_kassa_activated
 
-    changed = with_db(settings(data_dir=data_dir), lambda db: set_kassa_activated(db, kassaid, activated))
-    state = "enabled" if activated else "disabled (its requests get code 310)"
-    typer.echo(f"kassa {kassaid} {state}" if changed else f"kassa {kassaid} was already {state.split()[0]}")
+    setter, code = (set_kassa_activated, 310) if kind == "kassa" else (set_cluster_activated, 170)
+    changed = with_db(settings(data_dir=data_dir), lambda db: setter(db, key, activated))
+    state = "enabled" if activated else f"disabled (its requests get code {code})"
+    typer.echo(f"{kind} {key} {state}" if changed else f"{kind} {key} was already {state.split()[0]}")
 
 
 def kassa_disable(kassaid: KassaId, data_dir: DataDir = None) -> None:
     """Stop accepting the kassa's requests (code 310); pending ones are still processed."""
-    _set_kassa(kassaid, False, data_dir)
+    _set_activated("kassa", kassaid, False, data_dir)
 
 
 def kassa_enable(kassaid: KassaId, data_dir: DataDir = None) -> None:
     """Accept the kassa's requests again."""
-    _set_kassa(kassaid, True, data_dir)
+    _set_activated("kassa", kassaid, True, data_dir)
 
 
 def kassa_delete(kassaid: KassaId, data_dir: DataDir = None) -> None:
@@ -177,22 +179,14 @@ def cluster_show(cluster_id: ClusterId, json_: Json = False, data_dir: DataDir =
     ])
 
 
-def _set_cluster(cluster_id: str, activated: bool, data_dir: Path | None) -> None:
-    from kassagate.storage.manage import set_cluster_activated
-
-    changed = with_db(settings(data_dir=data_dir), lambda db: set_cluster_activated(db, cluster_id, activated))
-    state = "enabled" if activated else "disabled (its requests get code 170)"
-    typer.echo(f"cluster {cluster_id} {state}" if changed else f"cluster {cluster_id} was already {state.split()[0]}")
-
-
 def cluster_disable(cluster_id: ClusterId, data_dir: DataDir = None) -> None:
     """Stop accepting the cluster's requests (code 170)."""
-    _set_cluster(cluster_id, False, data_dir)
+    _set_activated("cluster", cluster_id, False, data_dir)
 
 
 def cluster_enable(cluster_id: ClusterId, data_dir: DataDir = None) -> None:
     """Accept the cluster's requests again."""
-    _set_cluster(cluster_id, True, data_dir)
+    _set_activated("cluster", cluster_id, True, data_dir)
 
 
 def cluster_delete(cluster_id: ClusterId, data_dir: DataDir = None) -> None:

@@ -41,17 +41,16 @@ def fiscalized(body: bytes) -> bool:
 
 
 @pytest.fixture
-async def register(tmp_path: Path) -> AsyncIterator[tuple[Process, Path]]:
-    """A standalone register process; yields it and its data dir."""
+async def register(tmp_path: Path) -> AsyncIterator[tuple[int, Path]]:
+    """A standalone register process; yields its port and its data dir."""
     data = tmp_path / "register"
     port = free_port()
     env = {**os.environ, "KASSAGATE_MERCHANT_ID": MERCHANT_ID, "KASSAGATE_LOG_LEVEL": "WARNING"}
     proc = Process(["cashbox", "--data-dir", str(data), "--port", str(port)], env=env,
                    ready_url=f"http://127.0.0.1:{port}/", log_path=tmp_path / "cashbox.log")
     await asyncio.to_thread(proc.start)
-    proc.port = port  # type: ignore[attr-defined]
     try:
-        yield proc, data
+        yield port, data
     finally:
         proc.stop()
 
@@ -62,10 +61,10 @@ def remote_receipts(data: Path) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("mode", ["kassa", "cluster"])
 async def test_lost_answer_then_refused_connections(
-    mode: str, register: tuple[Process, Path], database_url: str, tmp_path: Path
+    mode: str, register: tuple[int, Path], database_url: str, tmp_path: Path
 ) -> None:
-    cashbox, register_data = register
-    proxy = await FaultProxy(cashbox.port).start()  # type: ignore[attr-defined]
+    register_port, register_data = register
+    proxy = await FaultProxy(register_port).start()
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     env = kassagate_env(

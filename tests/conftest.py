@@ -4,6 +4,9 @@ PostgreSQL: ``KASSAGATE_TEST_PG`` (default ``postgresql://postgres@127.0.0.1:543
 Each test that asks for it gets a database of its own, dropped afterwards. Where no server
 answers, those tests skip with the reason, except when ``KASSAGATE_REQUIRE_PG=1`` (set by
 ``.ci/run``): then they fail, so that CI can never pass without exercising PostgreSQL.
+
+Hypothesis: the ``fast`` profile by default, ``ci`` (the long runs) under
+``HYPOTHESIS_PROFILE=ci``, as ``.ci/run`` sets it (``support/profiles.py``).
 """
 
 from __future__ import annotations
@@ -17,7 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from support.profiles import load_profile
 from support.system import free_port
+
+load_profile()
 
 PG_ADMIN_URL = os.environ.get("KASSAGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("KASSAGATE_REQUIRE_PG") == "1"

@@ -14,9 +14,9 @@ import httpx
 import msgspec
 import pytest
 
-from front_support import PublishedKeys, envelope
 from kassagate.cashbox.journal import Journal
 from kassagate.core.register.model import Doc
+from support.front import PublishedKeys, envelope
 from support.system import Process, free_port, kassagate_env, run_cli
 
 #: Kassas the tests use (one each, so that a register's journal holds one test's documents).

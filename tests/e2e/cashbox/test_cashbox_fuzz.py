@@ -19,6 +19,7 @@ from kassagate.cashbox.virtual import create_register, read_journal
 from kassagate.cashbox.wire import encode_request, sign_data
 from kassagate.core.codes import CashboxCode
 from kassagate.core.register import ENDPOINTS
+from support.profiles import examples
 
 pytestmark = pytest.mark.slow
 
@@ -87,7 +88,7 @@ def mutate(rng: random.Random, doc: Any, value: Any) -> Any:
     return value
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(1500), deadline=None, suppress_health_check=list(HealthCheck))
 @given(endpoint=st.sampled_from([*ENDPOINTS, "nope", "sale/../x"]), value=json_values,
        seed=st.integers(0, 2**32), depth=st.integers(1, 3))
 def test_signed_mutated_documents(server: tuple[str, Path], http: httpx.Client, endpoint: str, value: Any,
@@ -102,7 +103,7 @@ def test_signed_mutated_documents(server: tuple[str, Path], http: httpx.Client, 
     post(http, url, endpoint, encode_request(doc, MERCHANT_ID))
 
 
-@settings(max_examples=800, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(800), deadline=None, suppress_health_check=list(HealthCheck))
 @given(body=st.binary(max_size=300) | st.text(max_size=300).map(str.encode), sign_it=st.booleans(),
        ct=st.sampled_from(["text/plain", "application/json", "application/x-www-form-urlencoded", ""]))
 def test_random_bodies(server: tuple[str, Path], http: httpx.Client, body: bytes, sign_it: bool, ct: str) -> None:

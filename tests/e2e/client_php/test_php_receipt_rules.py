@@ -23,7 +23,8 @@ from hypothesis import HealthCheck, given, settings
 
 from kassagate.core.receipt import ReceiptError, parse_receipt
 from kassagate.core.tables import PAYMENT_FORMS
-from strategies import receipts_wire
+from support.profiles import examples
+from support.strategies import receipts_wire
 
 CHECK_SCRIPT = Path(__file__).resolve().parents[3] / "clients" / "php" / "tests" / "check_receipts.php"
 TODAY = dt.date(2026, 6, 1)
@@ -151,7 +152,7 @@ def run_php(php: str, receipts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return outcomes
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(15), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(receipt=receipts_wire(TODAY))
 def test_php_receipt_check_agrees_with_the_server(php: str, receipt: dict[str, Any]) -> None:
     variants = {"as drawn": receipt}

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import uvicorn
 
-from front_support import PublishedKeys, RunningFront, envelope, running_front
-from strategies import sample_receipt
+from support.front import PublishedKeys, RunningFront, envelope, running_front
+from support.strategies import sample_receipt
 from support.system import free_port
 
 TOKEN = "cli-token-0001-abcd"

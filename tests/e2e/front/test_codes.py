@@ -14,9 +14,9 @@ import pytest
 import pytest_asyncio
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from front_support import RunningFront, body_for, dumps, envelope, layer2_for, running_front, seal
 from kassagate.core.tables import DEBUG_FD_NUMBER, DEBUG_FISCAL_SIGN, DEBUG_FN_SERIAL
-from strategies import sample_receipt
+from support.front import RunningFront, body_for, dumps, envelope, layer2_for, running_front, seal
+from support.strategies import sample_receipt
 from support.system import free_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

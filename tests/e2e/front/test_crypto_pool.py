@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from front_support import PublishedKeys, envelope, seed_keys
+from support.front import PublishedKeys, envelope, seed_keys
 
 SCRIPT = textwrap.dedent(
     """

@@ -10,8 +10,8 @@ import statistics
 import time
 from pathlib import Path
 
-from front_support import RunningFront, envelope, running_front
-from strategies import sample_receipt
+from support.front import RunningFront, envelope, running_front
+from support.strategies import sample_receipt
 from support.system import run_cli
 
 TOKEN = "timing-token-0123456789"

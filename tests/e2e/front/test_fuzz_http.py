@@ -1,5 +1,6 @@
-"""Fuzz through real HTTP: thousands of mutated bodies (outer JSON, layer 2, ciphertexts,
-layer 1, receipt fields, form bodies) get only codes of front.md §5 and never an HTTP 5xx;
+"""Fuzz through real HTTP: mutated bodies (outer JSON, layer 2, ciphertexts, layer 1,
+receipt fields, form bodies; 3,000 under the ci profile) get only the intake's codes
+(``FrontCode``) and never an HTTP 5xx;
 the server still accepts a valid receipt afterwards."""
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from front_support import running_front
-from fuzz_support import Mutator, random_bytes
 from kassagate.core.codes import FrontCode
-from strategies import sample_receipt
+from support.front import running_front
+from support.fuzz import Mutator, random_bytes
+from support.profiles import examples
+from support.strategies import sample_receipt
 
 TOKEN = "fuzz-http-token-1"
-HTTP_CASES = int(os.environ.get("KASSAGATE_HTTP_FUZZ_CASES", "3000"))
+HTTP_CASES = int(os.environ.get("KASSAGATE_HTTP_FUZZ_CASES", examples(3000)))
 TABLE = {str(int(c)) for c in FrontCode} - {"210", "240", "250"}
 
 

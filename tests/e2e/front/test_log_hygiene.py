@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from front_support import envelope, running_front
-from strategies import sample_receipt
+from support.front import envelope, running_front
+from support.strategies import sample_receipt
 
 TOKEN = "Secret-Kassa-Token-7f3a9c"
 CTOKEN = "Secret-Cluster-Token-91bd"

@@ -11,12 +11,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from front_support import envelope, running_front
 from kassagate.config import load_settings
 from kassagate.front.app import create_front_app
 from kassagate.front.context import FrontContext
 from kassagate.processing.service import Processing
-from strategies import sample_receipt
+from support.front import envelope, running_front
+from support.strategies import sample_receipt
 from support.system import free_port
 
 TOKEN = "behind-token-0001"

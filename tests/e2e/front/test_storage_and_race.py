@@ -9,9 +9,9 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from front_support import RunningFront, envelope, running_front
 from kassagate.storage.db import Database
-from strategies import sample_receipt
+from support.front import RunningFront, envelope, running_front
+from support.strategies import sample_receipt
 
 TOKEN = "race-token-0001"
 

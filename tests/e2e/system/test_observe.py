@@ -18,7 +18,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from front_support import PublishedKeys, envelope
+from support.front import PublishedKeys, envelope
 from support.receipts import receipt
 from support.system import Process, free_port, kassagate_env, run_cli
 

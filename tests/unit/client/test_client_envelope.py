@@ -14,7 +14,7 @@ from client_reference import LayerError, ServerKeys, _ctr_keystream_decrypt
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from kassagate.client import KeysError, PublicKeys, encode_json, encrypt_layer, layer2_payload, outer_body, seal
-from strategies import sample_receipt
+from support.strategies import sample_receipt
 
 
 def test_layer_layout_is_hmac_iv_ciphertext(server_keys: ServerKeys) -> None:

@@ -26,7 +26,7 @@ from kassagate.client import (
     make_receipt,
     parse_receipt,
 )
-from strategies import sample_receipt
+from support.strategies import sample_receipt
 
 BASE = "http://kassagate.test"
 KASSAID = "123456"

@@ -28,6 +28,7 @@ from kassagate.core.register.rules import (
     vat_sums,
 )
 from kassagate.core.tables import VAT_RATES, vat_amount
+from support.profiles import examples
 
 DAY = dt.date(2026, 3, 2)
 
@@ -101,7 +102,7 @@ def outcome(f: Any) -> Any:
         return (int(e.code), e.message)
 
 
-@settings(max_examples=2000)
+@settings(max_examples=examples(2000))
 @given(ITEM, st.sampled_from([DAY, dt.date(2025, 6, 1)]), st.booleans(), st.booleans(),
        st.sampled_from([None, frozenset({1800, 800, 200, 0}), frozenset({2200})]))
 def test_position_parsers_agree(item: Any, day: dt.date, any_rate: bool, prepay: bool,
@@ -113,7 +114,7 @@ def test_position_parsers_agree(item: Any, day: dt.date, any_rate: bool, prepay:
 
 # -- payments: the fields present against every field in order -----------------------------
 
-@settings(max_examples=1000)
+@settings(max_examples=examples(1000))
 @given(st.one_of(st.none(), st.dictionaries(st.sampled_from([*PAYMENT_KINDS.values(), "rrn", "x"]),
                                             st.one_of(VALUES, st.integers(0, MAX_MONEY),
                                                       st.sampled_from([MAX_MONEY, MAX_MONEY + 1, -1])),

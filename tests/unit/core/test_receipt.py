@@ -24,7 +24,8 @@ from kassagate.core.receipt import (
     canonical_json,
     parse_receipt,
 )
-from strategies import receipts_wire, sample_receipt
+from support.profiles import examples
+from support.strategies import receipts_wire, sample_receipt
 
 TODAY = dt.date(2026, 11, 23)
 OLD_DAY = dt.date(2025, 6, 1)
@@ -739,7 +740,7 @@ WIRE_VALUES = st.recursive(
 )
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(st.dictionaries(st.text(max_size=8), WIRE_VALUES, max_size=6))
 def test_canonical_json_is_the_stdlib_form(wire: dict[str, Any]) -> None:
     # Hashes stored before canonical_json used msgspec were of this form: they stay comparable.
@@ -766,7 +767,7 @@ def test_error_is_picklable_and_a_value_error() -> None:
 # --------------------------------------------------------------------------- properties
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(receipts_wire(TODAY))
 def test_generated_receipts_are_accepted_and_round_trip(obj: dict[str, Any]) -> None:
     receipt = parse_receipt(obj, today=TODAY)
@@ -777,7 +778,7 @@ def test_generated_receipts_are_accepted_and_round_trip(obj: dict[str, Any]) -> 
     assert receipt.total == sum(p.summa for p in receipt.products_arr) == receipt.oplata_arr.money_total
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(receipts_wire(TODAY), st.data())
 def test_a_mutated_line_sum_is_rejected_naming_its_path(obj: dict[str, Any], data: st.DataObject) -> None:
     i = data.draw(st.integers(0, len(obj["products_arr"]) - 1))
@@ -791,7 +792,7 @@ def test_a_mutated_line_sum_is_rejected_naming_its_path(obj: dict[str, Any], dat
         assert err.message.endswith(f", got {summa + delta}")
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(receipts_wire(TODAY), st.integers(1, 10_000), st.booleans())
 def test_a_mutated_total_is_rejected_naming_its_path(obj: dict[str, Any], delta: int, payments: bool) -> None:
     if payments:
@@ -832,13 +833,13 @@ def _assert_parses_or_refuses(obj: Any) -> None:
     assert Receipt.from_wire(receipt.to_wire()) == receipt
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(JSON_VALUES)
 def test_any_json_value_is_parsed_or_refused(obj: Any) -> None:
     _assert_parses_or_refuses(obj)
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(receipts_wire(TODAY, max_products=3), st.data(), JSON_VALUES, st.booleans())
 def test_any_field_replaced_is_parsed_or_refused(
     obj: dict[str, Any], data: st.DataObject, value: Any, delete: bool

@@ -16,6 +16,7 @@ from kassagate.core.register import MemoryStore, Register, RegisterState, report
 from kassagate.core.register.model import CashboxError
 from kassagate.core.register.rules import check_amount, parse_items, parse_payments, settle
 from kassagate.core.tables import ALL_TAX_PERCENTS, tax_percents_valid_on
+from support.profiles import examples
 
 MSK = dt.timezone(dt.timedelta(hours=3))
 NOW = dt.datetime(2026, 3, 2, 10, 0, tzinfo=MSK)
@@ -87,7 +88,7 @@ def test_tax_percent_acceptance(prc: int, day: dt.date, any_rate: bool) -> None:
         assert code == 12
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.integers(1, 5), st.lists(st.integers(1, 4), max_size=6))
 def test_refund_quantities_never_exceed_sold(sold: int, refunds: list[int]) -> None:
     r = make()
@@ -112,7 +113,7 @@ ops_st = st.lists(st.sampled_from(["sale", "bad_sale", "refund", "deposit", "wit
                                    "correction", "later"]), max_size=40)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(ops_st, st.booleans())
 def test_fd_numbering_over_random_operations(ops: list[str], auto: bool) -> None:
     r = make(auto_shift=auto)
@@ -204,7 +205,7 @@ any_op = st.tuples(
 )
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=examples(80), deadline=None)
 @given(st.lists(any_op, max_size=30), st.booleans())
 def test_any_sequence_of_requests_answers_with_a_protocol_code(ops: list[tuple[str, int, str, int]],
                                                                  auto: bool) -> None:

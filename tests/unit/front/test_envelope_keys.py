@@ -14,9 +14,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from front_support import PublishedKeys, body_for, dumps, layer2_for, seal
 from kassagate.front import envelope
 from kassagate.front.keys import load_keys, load_or_create_keys, rotate_keys
+from support.front import PublishedKeys, body_for, dumps, layer2_for, seal
+from support.profiles import examples
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +106,7 @@ def test_lenient_base64() -> None:
         assert envelope.b64decode_lenient(bad) is None
 
 
-@settings(max_examples=1000)
+@settings(max_examples=examples(1000))
 @given(st.one_of(
     st.text(alphabet="ABCabz019+/=-_ \r\n\té!", max_size=40),
     st.binary(max_size=40).map(lambda b: base64.b64encode(b).decode()),

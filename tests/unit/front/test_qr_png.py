@@ -15,6 +15,7 @@ from PIL import Image
 
 from kassagate.core.qr import build_qr
 from kassagate.front.qr_png import SCALE, png_bilevel, qr_png_data_uri
+from support.profiles import examples
 
 PREFIX = "data:image/png;base64,"
 
@@ -28,7 +29,7 @@ def read_back(uri: str) -> tuple[Image.Image, str]:
     return image, found[0].text
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(
     when=st.datetimes(min_value=dt.datetime(2017, 1, 1), max_value=dt.datetime(2040, 12, 31)),
     total=st.integers(0, 10**12),
@@ -46,7 +47,7 @@ def test_png_reads_back_as_the_qr_string(when: dt.datetime, total: int, fd: int,
     assert image.getpixel((0, 0)) == 255 and image.getpixel((image.width - 1, image.height - 1)) == 255
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(
     width=st.integers(1, 23),
     height=st.integers(1, 9),

@@ -20,7 +20,8 @@ from kassagate.core.receipt import ReceiptError, parse_receipt
 from kassagate.core.register import MemoryStore, Register, RegisterState
 from kassagate.core.tables import VAT_RATES
 from kassagate.processing.mapping import receipt_to_document
-from strategies import receipts_wire
+from support.profiles import examples
+from support.strategies import receipts_wire
 
 MSK = dt.timezone(dt.timedelta(hours=3))
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=MSK)
@@ -89,13 +90,13 @@ def check(raw: dict[str, Any], say: Any = note) -> None:
     assert answer["code"] == 0, answer
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(receipts_wire(today=NOW.date()))
 def test_every_receipt_the_front_accepts_the_register_accepts(raw: dict[str, Any]) -> None:
     check(raw)
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(edge_receipts())
 def test_every_receipt_at_the_money_edges_the_front_accepts_the_register_accepts(raw: dict[str, Any]) -> None:
     check(raw)

@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kassagate.processing.mapping import format_doc_time, receipt_to_document
+from support.profiles import examples
 
 ACCEPTED_US = 1_780_000_000_123_456  # 2026-05-28 20:26:40 UTC
 
@@ -110,7 +111,7 @@ def test_doc_time_is_stable_for_a_request() -> None:
     assert format_doc_time(ACCEPTED_US) == "2026-05-28 20:26:40"
 
 
-@settings(max_examples=500)
+@settings(max_examples=examples(500))
 @given(st.integers(0, 4_102_444_800_000_000 - 1))  # up to 2100
 def test_doc_time_is_the_acceptance_second_in_utc(accepted_us: int) -> None:
     """The same text as before it was cached per second (a resend must carry the docTime

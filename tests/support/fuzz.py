@@ -9,7 +9,7 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
-from front_support import PublishedKeys, body_for, dumps, layer2_for
+from support.front import PublishedKeys, body_for, dumps, layer2_for
 
 CONFUSED: list[Any] = [
     None, "", " ", "0", "1", "-1", "abc", "１２", "1e400", "NaN", 0, 1, -1, 2**63, -(2**70), 10**30, 0.5, -0.0, 1e308,

@@ -3,7 +3,7 @@ the Russian VAT table and on one configured with a fixed list of rates (``--tax-
 
 Each style sends what its client sends (tax entries, integers as strings, aliases, payment
 kinds, itemAmount before or after the discount) and reads every answer with its declared
-types (``client_schemas``): a field of another JSON type fails the day.
+types (``support.cashbox_client_schemas``): a field of another JSON type fails the day.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from client_schemas import Payment, Types
-from compat_helpers import FOREIGN_RATES, Register, open_register
 from msgspec import UNSET
 
 from kassagate.cashbox.virtual import read_journal
+from support.cashbox_client_schemas import Payment, Types
+from support.cashbox_compat import FOREIGN_RATES, Register, open_register
 
 
 @dataclass(frozen=True)

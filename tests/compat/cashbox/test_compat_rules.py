@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from client_schemas import Types
-from compat_helpers import FOREIGN_RATES, Register, open_register
 from msgspec import UNSET
 
 from kassagate.cashbox.virtual import read_journal
+from support.cashbox_client_schemas import Types
+from support.cashbox_compat import FOREIGN_RATES, Register, open_register
 
 
 @pytest.fixture

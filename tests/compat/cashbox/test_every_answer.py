@@ -10,10 +10,10 @@ from typing import Any
 
 import msgspec
 import pytest
-from client_schemas import Types
-from compat_helpers import Register, open_register
 
 from kassagate.core.register import ENDPOINTS
+from support.cashbox_client_schemas import Types
+from support.cashbox_compat import Register, open_register
 
 TYPES = {"default": Types(), "other-forms": Types(fiscal_id=int, shift_id=str, ext_id=int)}
 

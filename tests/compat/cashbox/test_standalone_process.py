@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,16 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from compat_helpers import signed_body
+
+from support.cashbox_compat import signed_body
+from support.system import free_port
 
 KASSAGATE = str(Path(sys.executable).parent / "kassagate")
 SECRET = "pos-developer-secret-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager

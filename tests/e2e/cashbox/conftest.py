@@ -1,4 +1,4 @@
-"""Fixtures: a virtual register over real HTTP (see ``cashbox_helpers``)."""
+"""Fixtures: a virtual register over real HTTP (see ``support.cashbox``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from cashbox_helpers import Served, serve
+
+from support.cashbox import Served, serve
 
 
 @pytest.fixture

@@ -12,13 +12,13 @@ import sys
 import time
 from pathlib import Path
 
-from cashbox_helpers import free_port
 from typer.testing import CliRunner
 
 from kassagate.cashbox.client import CashboxClient, HttpTransport, RegisterUnreachable
 from kassagate.cashbox.virtual import VirtualRegister
 from kassagate.cli import app
 from kassagate.cli.cashbox import prepare
+from support.cashbox import free_port
 
 runner = CliRunner()
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import base64
 
-from cashbox_helpers import MERCHANT_ID, Served, item, sale
-
 from kassagate.cashbox.virtual import set_fault, set_fn_state
 from kassagate.cashbox.wire import sign_data
+from support.cashbox import MERCHANT_ID, Served, item, sale
 
 
 async def test_code_0_success(reg: Served) -> None:

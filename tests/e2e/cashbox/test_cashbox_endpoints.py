@@ -6,11 +6,11 @@ import logging
 import re
 
 import pytest
-from cashbox_helpers import MERCHANT_ID, Served, item, sale
 
 from kassagate.cashbox.client import CashboxClient, HttpTransport
 from kassagate.cashbox.virtual import read_fn_key, read_journal, set_fault
 from kassagate.core.qr import parse_qr, verify_qr
+from support.cashbox import MERCHANT_ID, Served, item, sale
 
 FISCAL_FIELDS = ("status", "code", "message", "printError", "documentID", "fiscalID", "fiscalNum", "docTime",
                  "printTime", "docStatus", "rrn", "auth", "cardNum", "checkNum", "totalPayments", "shiftOrdersCnt",

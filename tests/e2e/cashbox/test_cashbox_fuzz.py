@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-from cashbox_helpers import MERCHANT_ID, served_in_thread
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +18,7 @@ from kassagate.cashbox.virtual import create_register, read_journal
 from kassagate.cashbox.wire import encode_request, sign_data
 from kassagate.core.codes import CashboxCode
 from kassagate.core.register import ENDPOINTS
+from support.cashbox import MERCHANT_ID, served_in_thread
 from support.profiles import examples
 
 pytestmark = pytest.mark.slow

@@ -17,12 +17,12 @@ from typing import Any
 
 import httpx
 import pytest
-from cashbox_helpers import free_port
 
 from kassagate.cashbox.client import CashboxClient, HttpTransport, RegisterUnreachable
 from kassagate.cashbox.journal import Journal
 from kassagate.cashbox.virtual import read_journal
 from kassagate.core.fn import verify_receipt
+from support.cashbox import free_port
 
 pytestmark = pytest.mark.slow
 

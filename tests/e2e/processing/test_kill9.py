@@ -37,9 +37,9 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from proc_tree import descendants
 
 from kassagate.client import AsyncKassaClient, ProtocolError, TransportError
+from support.proc_tree import descendants
 from support.receipts import product, receipt
 from support.system import Process, kassagate_env, run_cli
 

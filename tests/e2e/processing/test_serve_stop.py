@@ -6,8 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from proc_tree import alive, descendants
-
+from support.proc_tree import alive, descendants
 from support.system import Process, kassagate_env
 
 

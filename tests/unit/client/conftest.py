@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from client_reference import ServerKeys, make_server_keys
+
+from support.client_reference import ServerKeys, make_server_keys
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
 """The client against a local httpx.MockTransport that plays the front server (decrypting
-with the independent reference of client_reference.py)."""
+with the independent reference of support/client_reference.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-from client_reference import LayerError, ServerKeys
 
 from kassagate.client import (
     AsyncKassaClient,
@@ -26,6 +25,7 @@ from kassagate.client import (
     make_receipt,
     parse_receipt,
 )
+from support.client_reference import LayerError, ServerKeys
 from support.strategies import sample_receipt
 
 BASE = "http://kassagate.test"

@@ -1,6 +1,6 @@
 """A virtual register behind its ASGI app, called through HTTP (httpx's ASGI transport) with
 signed requests exactly as a point-of-sale client sends them, and answers parsed with the
-clients' declared types (``client_schemas``)."""
+clients' declared types (``support.cashbox_client_schemas``)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from typing import Any
 
 import httpx
 import msgspec
-from client_schemas import Types, parse
 
 from kassagate.cashbox.server import create_app
 from kassagate.cashbox.virtual import VirtualRegister, create_register
+from support.cashbox_client_schemas import Types, parse
 
 MERCHANT_ID = "compat-merchant-0123456789"
 MSK = dt.timezone(dt.timedelta(hours=3))

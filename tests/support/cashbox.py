@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -19,14 +18,10 @@ import uvicorn
 from kassagate.cashbox.server import create_app
 from kassagate.cashbox.virtual import VirtualRegister, create_register
 from kassagate.cashbox.wire import encode_request
+from support.system import free_port
 
 MERCHANT_ID = "test-merchant-0123456789"
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 MSK = dt.timezone(dt.timedelta(hours=3))
 
 

@@ -1,4 +1,5 @@
-"""Typed answers of the front server (``front.md`` sections 5 and 6) and the client's errors."""
+"""Typed answers of the front server (the intake's answer and ``GET /v1/status``, see
+``docs/front.md``) and the client's errors."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 from kassagate.core.codes import FrontCode
 from kassagate.core.receipt import ReceiptError
+from kassagate.core.states import RequestStatus
 
 __all__ = [
     "ACCEPTED_CODES",
@@ -26,12 +28,11 @@ __all__ = [
 ]
 
 #: Codes meaning "durably stored, will be fiscalized (or shown, for debug)".
-ACCEPTED_CODES = frozenset({800, 810, 820, 390})
-
-STATUS_PENDING = 0
-STATUS_FISCALIZED = 1
-STATUS_FAILED = 2
-STATUS_DEBUG = 3
+ACCEPTED_CODES = frozenset(
+    {FrontCode.ACCEPTED, FrontCode.ACCEPTED_RID_INVALID, FrontCode.ACCEPTED_NO_RID, FrontCode.ACCEPTED_DEBUG}
+)
+#: Success answers that store nothing: the connectivity check and the test mode.
+_TEST_CODES = frozenset({FrontCode.TEST_CONNECT, FrontCode.TEST_DECRYPT})
 
 
 class ClientError(Exception):
@@ -120,7 +121,7 @@ def _json_object(body: bytes, http_status: int) -> dict[str, Any] | None:
 class Answer:
     """The answer to a fiscalization request.
 
-    ``code`` is the front code (``front.md`` section 5), ``status`` ``"success"`` or
+    ``code`` is the front code (:class:`~kassagate.core.codes.FrontCode`), ``status`` ``"success"`` or
     ``"error"``, ``message`` the human text (``success`` or ``error`` field). ``nuid`` and
     ``qnuid`` name an accepted request (and, on 409, the first request with that RID);
     ``rid_error`` (810) says why the RID was not recorded; ``same_request`` (409) whether
@@ -177,7 +178,7 @@ def parse_answer(http_status: int, body: bytes) -> Answer:
             raise ProtocolError(f"HTTP {http_status}: the answer has no numeric code", http_status=http_status)
     status = obj.get("status")
     if status not in ("success", "error"):
-        status = "success" if code in ACCEPTED_CODES or code in (100, 140) else "error"
+        status = "success" if code in ACCEPTED_CODES or code in _TEST_CODES else "error"
     message = _opt_str(obj.get("success") if status == "success" else obj.get("error"))
     if message is None:
         message = _opt_str(obj.get("error")) or _opt_str(obj.get("success")) or _opt_str(obj.get("message")) or ""
@@ -198,9 +199,10 @@ def parse_answer(http_status: int, body: bytes) -> Answer:
 
 @dataclass(frozen=True)
 class Status:
-    """A request's state (``GET /v1/status``, ``front.md`` section 6), every field typed.
+    """A request's state (``GET /v1/status``), every field typed, under its wire name.
 
-    ``check_status``: 0 pending, 1 fiscalized, 2 failed, 3 debug (fake fiscal data).
+    ``check_status``: 0 pending, 1 fiscalized, 2 failed, 3 debug (fake fiscal data), the
+    values of :class:`~kassagate.core.states.RequestStatus`.
     Fields the server left empty or null are ``None``.
     """
 
@@ -238,24 +240,24 @@ class Status:
 
     @property
     def pending(self) -> bool:
-        return self.check_status == STATUS_PENDING
+        return self.check_status == RequestStatus.PENDING
 
     @property
     def fiscalized(self) -> bool:
-        return self.check_status == STATUS_FISCALIZED
+        return self.check_status == RequestStatus.FISCALIZED
 
     @property
     def failed(self) -> bool:
-        return self.check_status == STATUS_FAILED
+        return self.check_status == RequestStatus.FAILED
 
     @property
     def debug(self) -> bool:
-        return self.check_status == STATUS_DEBUG
+        return self.check_status == RequestStatus.DEBUG
 
     @property
     def final(self) -> bool:
         """No longer pending: fiscalized, failed or debug."""
-        return self.check_status != STATUS_PENDING
+        return self.check_status != RequestStatus.PENDING
 
     @property
     def fiscal_datetime(self) -> dt.datetime | None:

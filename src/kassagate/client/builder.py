@@ -1,8 +1,8 @@
 """Build a receipt from lines without doing the arithmetic by hand.
 
-:func:`make_receipt` fills in the computed fields of ``front.md`` section 4 (``summa``,
-``price_piece``, ``itog_cheka``, the payment) so that the result passes the checks; the
-client then adds its ``kassaid``/``kassatoken``.
+:func:`make_receipt` fills in the computed fields of the receipt (``summa``,
+``price_piece``, ``itog_cheka``, the payment; see ``docs/receipt.md``) so that the result
+passes the checks; the client then adds its ``kassaid``/``kassatoken``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The double envelope of ``front.md`` section 2, built from the published keys.
+"""The double envelope of the front protocol (see ``docs/front.md``), built from the published keys.
 
 Each layer is a hybrid encryption of a UTF-8 JSON text P:
 

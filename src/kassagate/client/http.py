@@ -1,7 +1,8 @@
-"""The merchant client: send receipts to a kassagate front server and poll their status.
+"""The merchant clients: send receipts to a kassagate front server and poll their status.
 
 :class:`AsyncKassaClient` (``httpx.AsyncClient``) and :class:`KassaClient` (``httpx.Client``)
-have the same methods. See ``docs/client.md``.
+have the same methods and the same settings (:class:`~kassagate.client.base.BaseClient`).
+See ``docs/client.md``.
 """
 
 from __future__ import annotations
@@ -14,45 +15,31 @@ from typing import Any
 
 import httpx
 
-from kassagate.client.answers import (
-    Answer,
-    ProtocolError,
-    ReceiptInvalid,
-    Status,
-    TransportError,
-    WaitTimeout,
-    parse_answer,
-    parse_status_answer,
+from kassagate.client.answers import Answer, Status, TransportError, WaitTimeout, parse_answer, parse_status_answer
+from kassagate.client.base import (
+    HEADERS,
+    KEY_FAILURE_CODES,
+    KEYS_PATH,
+    LIMITS,
+    STATUS_PATH,
+    BaseClient,
+    moscow_today,
+    transport_error,
 )
-from kassagate.client.envelope import DEFAULT_CHECK_TYPE, KeysError, PublicKeys, encode_json, seal
-from kassagate.core.receipt import Receipt, ReceiptError, parse_receipt
+from kassagate.client.envelope import DEFAULT_CHECK_TYPE, PublicKeys, encode_json
+from kassagate.core.receipt import Receipt
 
-#: Pooled connections are dropped after 2 s idle, before a server's own keep-alive timeout
-#: (uvicorn's is 5 s) closes them: a request sent on a connection the server is closing at
-#: that moment fails unanswered.
-LIMITS = httpx.Limits(keepalive_expiry=2.0)
-
-__all__ = ["AsyncKassaClient", "KassaClient", "moscow_today"]
-
-KASSA_PATH = "/v1/fiscalize"
-CLUSTER_PATH = "/v1/fiscalize/cluster"
-STATUS_PATH = "/v1/status"
-KEYS_PATH = "/v1/keys"
-USER_AGENT = "kassagate-client/0.1"
-#: Codes after which fresh keys are fetched and the request sent once more (nothing was
-#: stored: the keys were probably rotated since they were fetched).
-_KEY_FAILURE_CODES = frozenset({120, 130})
-_MSK = dt.timezone(dt.timedelta(hours=3), "MSK")
+__all__ = ["AsyncKassaClient", "KassaClient"]
 
 
-def moscow_today() -> dt.date:
-    """Today's date in Moscow time (UTC+3, no daylight saving), the default settlement date
-    of the local receipt check."""
-    return dt.datetime.now(_MSK).date()
-
-
-class _Base:
-    """What both clients share: configuration, the receipt check and the envelope."""
+class AsyncKassaClient(BaseClient):
+    """Async client. ``kassaid``/``kassatoken`` are the kassa's, or with ``cluster=True`` the
+    cluster's id and token (sent to ``POST /v1/fiscalize/cluster``). ``keys`` are fetched
+    from ``GET /v1/keys`` on first use when not given. ``timeout``: seconds per HTTP
+    request; ``check``: run the receipt rules locally before sending; ``today``: the
+    settlement date of that check; ``fiscalize_path``: the intake's path when not the
+    default; ``refresh_keys``: fetch the keys again after an answer 120 or 130. ``http``
+    may be an ``httpx.AsyncClient`` of your own (not closed by :meth:`aclose`)."""
 
     def __init__(
         self,
@@ -67,123 +54,20 @@ class _Base:
         today: Callable[[], dt.date] = moscow_today,
         fiscalize_path: str | None = None,
         refresh_keys: bool = True,
-    ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.kassaid = str(kassaid)
-        self._kassatoken = kassatoken
-        self.cluster = cluster
-        self.keys = keys
-        self.timeout = timeout
-        self.check = check
-        self._today = today
-        self.fiscalize_path = fiscalize_path or (CLUSTER_PATH if cluster else KASSA_PATH)
-        self.refresh_keys = refresh_keys
-
-    def __repr__(self) -> str:
-        mode = "cluster" if self.cluster else "kassa"
-        return f"{type(self).__name__}({self.base_url!r}, {mode} {self.kassaid!r})"
-
-    def _url(self, path: str) -> str:
-        return self.base_url + path
-
-    def prepare_receipt(self, receipt: Receipt | Mapping[str, Any]) -> dict[str, Any]:
-        """The receipt's wire form with this client's ``kassaid``/``kassatoken`` filled in,
-        checked with :func:`parse_receipt` (unless ``check=False``); raises
-        :class:`ReceiptInvalid` without sending anything."""
-        if isinstance(receipt, Receipt):
-            wire = receipt.to_wire()
-        elif isinstance(receipt, Mapping):
-            wire = dict(receipt)
-        else:
-            raise TypeError(f"expected a Receipt or a mapping, got {type(receipt).__name__}")
-        if not wire.get("kassaid"):
-            wire["kassaid"] = self.kassaid
-        elif str(wire["kassaid"]) != self.kassaid:
-            raise ReceiptInvalid(
-                ReceiptError("kassaid", f"the receipt names {wire['kassaid']!r}, this client sends as {self.kassaid!r}")
-            )
-        if not wire.get("kassatoken"):
-            wire["kassatoken"] = self._kassatoken
-        elif wire["kassatoken"] != self._kassatoken:
-            raise ReceiptInvalid(ReceiptError("kassatoken", "the receipt carries another token than this client's"))
-        if not self.check:
-            return wire
-        try:
-            return parse_receipt(wire, today=self._today()).to_wire()
-        except ReceiptError as exc:
-            raise ReceiptInvalid(exc) from None
-
-    def build_body(
-        self,
-        receipt: Receipt | Mapping[str, Any],
-        keys: PublicKeys,
-        *,
-        rid: str | None = None,
-        test: bool = False,
-        wait: float | None = None,
-        check_type: str | None = DEFAULT_CHECK_TYPE,
-    ) -> dict[str, str]:
-        """The encrypted wire body for ``receipt`` (see :func:`kassagate.client.envelope.seal`)."""
-        return self._seal(self.prepare_receipt(receipt), keys, rid=rid, test=test, wait=wait, check_type=check_type)
-
-    def _seal(
-        self,
-        prepared: dict[str, Any],
-        keys: PublicKeys,
-        *,
-        rid: str | None,
-        test: bool,
-        wait: float | None,
-        check_type: str | None,
-    ) -> dict[str, str]:
-        return seal(
-            prepared,
-            keys,
-            kassaid=self.kassaid,
-            kassatoken=self._kassatoken,
-            test=test,
-            rid=rid,
-            check_type=check_type,
-            wait=wait,
-        )
-
-    def _send_timeout(self, wait: float | None) -> float:
-        return self.timeout if wait is None else max(self.timeout, wait + 10.0)
-
-    @staticmethod
-    def _keys_from(response: httpx.Response) -> PublicKeys:
-        if response.status_code != 200:
-            raise ProtocolError(f"HTTP {response.status_code} from GET /v1/keys", http_status=response.status_code)
-        try:
-            return PublicKeys.from_json(response.json())
-        except (ValueError, KeysError) as exc:
-            raise ProtocolError(f"GET /v1/keys: {exc}", http_status=response.status_code) from None
-
-
-def _transport_error(exc: httpx.HTTPError, what: str) -> TransportError:
-    kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
-    return TransportError(f"{what} {kind}: {type(exc).__name__}")
-
-
-_HEADERS = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": USER_AGENT}
-
-
-class AsyncKassaClient(_Base):
-    """Async client. ``kassaid``/``kassatoken`` are the kassa's, or with ``cluster=True`` the
-    cluster's id and token (sent to ``POST /v1/fiscalize/cluster``). ``keys`` are fetched
-    from ``GET /v1/keys`` on first use when not given. ``http`` may be an
-    ``httpx.AsyncClient`` of your own (not closed by :meth:`aclose`)."""
-
-    def __init__(
-        self,
-        base_url: str,
-        kassaid: str,
-        kassatoken: str,
-        *,
         http: httpx.AsyncClient | None = None,
-        **options: Any,
     ) -> None:
-        super().__init__(base_url, kassaid, kassatoken, **options)
+        super().__init__(
+            base_url,
+            kassaid,
+            kassatoken,
+            cluster=cluster,
+            keys=keys,
+            timeout=timeout,
+            check=check,
+            today=today,
+            fiscalize_path=fiscalize_path,
+            refresh_keys=refresh_keys,
+        )
         self._own_http = http is None
         self._http = http or httpx.AsyncClient(timeout=self.timeout, limits=LIMITS)
 
@@ -201,11 +85,11 @@ class AsyncKassaClient(_Base):
         try:
             return await self._http.request(method, self._url(path), **kwargs)
         except httpx.HTTPError as exc:
-            raise _transport_error(exc, what) from None
+            raise transport_error(exc, what) from None
 
     async def fetch_keys(self) -> PublicKeys:
         """Fetch (and keep) the published keys."""
-        response = await self._request("GET", KEYS_PATH, "GET /v1/keys", headers=_HEADERS)
+        response = await self._request("GET", KEYS_PATH, "GET /v1/keys", headers=HEADERS)
         self.keys = self._keys_from(response)
         return self.keys
 
@@ -225,7 +109,7 @@ class AsyncKassaClient(_Base):
         prepared = self.prepare_receipt(receipt)
         keys = self.keys or await self.fetch_keys()
         answer = await self._post_sealed(prepared, keys, rid=rid, test=test, wait=wait, check_type=check_type)
-        if answer.code in _KEY_FAILURE_CODES and self.refresh_keys:
+        if answer.code in KEY_FAILURE_CODES and self.refresh_keys:
             fresh = await self.fetch_keys()
             if fresh != keys:
                 answer = await self._post_sealed(prepared, fresh, rid=rid, test=test, wait=wait, check_type=check_type)
@@ -252,7 +136,7 @@ class AsyncKassaClient(_Base):
             self.fiscalize_path,
             f"POST {self.fiscalize_path}",
             content=content,
-            headers=_HEADERS,
+            headers=HEADERS,
             timeout=http_timeout or self.timeout,
         )
         return parse_answer(response.status_code, response.content)
@@ -264,7 +148,7 @@ class AsyncKassaClient(_Base):
     async def get_status(self, nuid: str, qnuid: str) -> Status:
         """The request's status; :class:`StatusNotFound` for an unknown pair."""
         response = await self._request(
-            "GET", STATUS_PATH, "GET /v1/status", params={"nuid": nuid, "qnuid": qnuid}, headers=_HEADERS
+            "GET", STATUS_PATH, "GET /v1/status", params={"nuid": nuid, "qnuid": qnuid}, headers=HEADERS
         )
         return parse_status_answer(response.status_code, response.content)
 
@@ -310,8 +194,9 @@ class AsyncKassaClient(_Base):
         return answer, None
 
 
-class KassaClient(_Base):
-    """The synchronous twin of :class:`AsyncKassaClient` (``httpx.Client``)."""
+class KassaClient(BaseClient):
+    """The synchronous twin of :class:`AsyncKassaClient`, with the same parameters;
+    ``http`` may be an ``httpx.Client`` of your own (not closed by :meth:`close`)."""
 
     def __init__(
         self,
@@ -319,10 +204,27 @@ class KassaClient(_Base):
         kassaid: str,
         kassatoken: str,
         *,
+        cluster: bool = False,
+        keys: PublicKeys | None = None,
+        timeout: float = 30.0,
+        check: bool = True,
+        today: Callable[[], dt.date] = moscow_today,
+        fiscalize_path: str | None = None,
+        refresh_keys: bool = True,
         http: httpx.Client | None = None,
-        **options: Any,
     ) -> None:
-        super().__init__(base_url, kassaid, kassatoken, **options)
+        super().__init__(
+            base_url,
+            kassaid,
+            kassatoken,
+            cluster=cluster,
+            keys=keys,
+            timeout=timeout,
+            check=check,
+            today=today,
+            fiscalize_path=fiscalize_path,
+            refresh_keys=refresh_keys,
+        )
         self._own_http = http is None
         self._http = http or httpx.Client(timeout=self.timeout, limits=LIMITS)
 
@@ -340,10 +242,10 @@ class KassaClient(_Base):
         try:
             return self._http.request(method, self._url(path), **kwargs)
         except httpx.HTTPError as exc:
-            raise _transport_error(exc, what) from None
+            raise transport_error(exc, what) from None
 
     def fetch_keys(self) -> PublicKeys:
-        response = self._request("GET", KEYS_PATH, "GET /v1/keys", headers=_HEADERS)
+        response = self._request("GET", KEYS_PATH, "GET /v1/keys", headers=HEADERS)
         self.keys = self._keys_from(response)
         return self.keys
 
@@ -359,7 +261,7 @@ class KassaClient(_Base):
         prepared = self.prepare_receipt(receipt)
         keys = self.keys or self.fetch_keys()
         answer = self._post_sealed(prepared, keys, rid=rid, test=test, wait=wait, check_type=check_type)
-        if answer.code in _KEY_FAILURE_CODES and self.refresh_keys:
+        if answer.code in KEY_FAILURE_CODES and self.refresh_keys:
             fresh = self.fetch_keys()
             if fresh != keys:
                 answer = self._post_sealed(prepared, fresh, rid=rid, test=test, wait=wait, check_type=check_type)
@@ -385,7 +287,7 @@ class KassaClient(_Base):
             self.fiscalize_path,
             f"POST {self.fiscalize_path}",
             content=content,
-            headers=_HEADERS,
+            headers=HEADERS,
             timeout=http_timeout or self.timeout,
         )
         return parse_answer(response.status_code, response.content)
@@ -395,7 +297,7 @@ class KassaClient(_Base):
 
     def get_status(self, nuid: str, qnuid: str) -> Status:
         response = self._request(
-            "GET", STATUS_PATH, "GET /v1/status", params={"nuid": nuid, "qnuid": qnuid}, headers=_HEADERS
+            "GET", STATUS_PATH, "GET /v1/status", params={"nuid": nuid, "qnuid": qnuid}, headers=HEADERS
         )
         return parse_status_answer(response.status_code, response.content)
 

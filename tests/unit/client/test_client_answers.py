@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from kassagate.client import Answer, ProtocolError, Status, StatusNotFound, parse_answer, parse_status
-from kassagate.client.answers import parse_status_answer
+from kassagate.client import Answer, ProtocolError, Status, StatusNotFound
+from kassagate.client.answers import parse_answer, parse_status, parse_status_answer
 from kassagate.core.codes import FRONT_MESSAGES, FrontCode
 
 NUID = "12345678901234567890123"

@@ -12,7 +12,15 @@ import sys
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from kassagate.client import KeysError, PublicKeys, encode_json, encrypt_layer, layer2_payload, outer_body, seal
+from kassagate.client.envelope import (
+    KeysError,
+    PublicKeys,
+    encode_json,
+    encrypt_layer,
+    layer2_payload,
+    outer_body,
+    seal,
+)
 from support.client_reference import LayerError, ServerKeys, _ctr_keystream_decrypt
 from support.strategies import sample_receipt
 

@@ -23,8 +23,8 @@ from kassagate.client import (
     TransportError,
     WaitTimeout,
     make_receipt,
-    parse_receipt,
 )
+from kassagate.core.receipt import parse_receipt
 from support.client_reference import LayerError, ServerKeys
 from support.strategies import sample_receipt
 

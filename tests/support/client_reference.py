@@ -1,5 +1,5 @@
 """Reference server side for the client tests: an independent implementation of the
-decryption of front.md section 2, written here with `cryptography` only (AES-CTR built by
+decryption of the double envelope (``docs/front.md``), written here with `cryptography` only (AES-CTR built by
 hand from AES-ECB), to check what the client library builds."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Test helpers for the front server: build envelopes the way merchants' clients do
-(front.md §2, with ``cryptography`` only, independent of the server's decryption code),
+(``docs/front.md``, with ``cryptography`` only, independent of the server's decryption code),
 and run a real front server (uvicorn) on a free port.
 """
 

@@ -37,7 +37,7 @@ def receipt(
     vending: dict[str, str] | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """A receipt that passes every rule of front.md §4, paid in full by the form ``pay``
+    """A receipt that passes every rule of ``docs/receipt.md``, paid in full by the form ``pay``
     (or split over several when ``pay`` is ``"mixed"``)."""
     items = products or [product()]
     total = sum(p["summa"] for p in items)

@@ -1,6 +1,6 @@
 """Hypothesis strategies shared by the test suites.
 
-``receipts_wire(today)`` draws receipts (the layer 1 JSON object of ``front.md`` section 4)
+``receipts_wire(today)`` draws receipts (the layer 1 JSON object, ``docs/receipt.md``)
 that ``kassagate.core.receipt.parse_receipt(obj, today=today)`` accepts: consistent
 arithmetic, enumerations in range, VAT codes valid for the settlement, sometimes in the
 lenient encodings real clients use (numbers as strings, quantities as decimal strings,

@@ -1,1 +1,1 @@
-"""The front server: the intake protocol of ``front.md`` (envelope, keys, checks, status)."""
+"""The front server: the intake protocol of ``docs/front.md`` (envelope, keys, checks, status)."""

@@ -47,7 +47,7 @@ Generation = tuple[bytes, bytes, bytes, bytes]
 
 #: Envelopes in flight per worker: the one it opens and the next three, waiting in its pipe
 #: (about 5 ms of RSA-4096 on a fast core: a worker does not run dry while the event loop
-#: is busy elsewhere; 2 left it idle now and then, docs/front.md "Performance").
+#: is busy elsewhere, where two leave it idle now and then; bench/RESULTS.md).
 PIPELINE = 4
 #: How many workers an envelope may be given to before it fails (a worker died holding it).
 MAX_TRIES = 2

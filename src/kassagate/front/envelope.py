@@ -1,4 +1,4 @@
-"""The double envelope of front.md §2, server side.
+"""The double envelope of the front protocol (``docs/front.md``), server side.
 
 Each layer: ``key`` = base64(RSA-OAEP-SHA1(K)), ``data`` = base64(M ‖ IV ‖ C) with
 M = HMAC-SHA512(hmac key, IV ‖ C) and C = AES-256-CTR(K, P), IV the full 128-bit initial

@@ -1,4 +1,4 @@
-"""The front server's keys: two RSA pairs and two HMAC keys (front.md §2).
+"""The front server's keys: two RSA pairs and two HMAC keys (``docs/front.md``, "Keys").
 
 Layout under the data dir::
 

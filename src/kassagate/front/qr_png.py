@@ -1,5 +1,5 @@
 """The QR code of a receipt as a PNG: its bytes (``check_qr_code_img_url``) and as a ``data:``
-URI (``check_qr_code_img_b64``, front.md §6).
+URI (``check_qr_code_img_b64`` of the status answer).
 
 The symbol comes from zxing-cpp (C++; error correction level M, the mask chosen by the
 standard's penalty rules, a 4-module quiet zone), 4 pixels per module. zxing-cpp rather

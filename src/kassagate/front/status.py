@@ -1,4 +1,4 @@
-"""``GET /v1/status`` and ``/getfp``: a request's state and fiscal data (front.md §6).
+"""``GET /v1/status`` and ``/getfp``: a request's state and fiscal data.
 
 Clients subscript the answer and compare strings: every field is always present, a value
 not known yet is ``""`` (never ``null``), ``status_code`` and ``error_code`` are strings,
@@ -69,7 +69,7 @@ def request_urls(public_url: str, nuid: str, qnuid: str) -> tuple[str, str]:
 
 
 def status_body(row: dict[str, Any], public_url: str = "") -> dict[str, Any]:
-    """Every field of front.md §6 from a ``requests`` row; ``public_url`` is this
+    """Every field of the status answer from a ``requests`` row; ``public_url`` is this
     installation's public address (``check_kkt_operator`` and the base of the URLs)."""
     receipt = decode_receipt(row)
     oplata = receipt.get("oplata_arr") if isinstance(receipt.get("oplata_arr"), dict) else {}

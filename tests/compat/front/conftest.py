@@ -37,7 +37,7 @@ class Installation:
     server: Process
 
     def send(self, receipt: dict[str, Any], *, path: str = "/srv/igd.php", **layer2: Any) -> dict[str, Any]:
-        """Encrypt ``receipt`` as the clients do (front.md §2) and POST it."""
+        """Encrypt ``receipt`` as the clients do and POST it."""
         kassaid = str(receipt["kassaid"])
         body = envelope(self.keys, receipt, kassaid=kassaid, token=receipt["kassatoken"], **layer2)
         answer = self.http.post(self.url + path, json=body)

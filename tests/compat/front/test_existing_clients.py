@@ -1,4 +1,4 @@
-"""Existing clients of the protocol against a running kassagate (front.md §4, §6, §7).
+"""Existing clients of the protocol against a running kassagate (``docs/front.md``, "Existing clients").
 
 Each test sends the exact shape a known client sends (the vendor's WooCommerce plugin, a
 PHP class, a TypeScript shop integration, a Python script, the protocol's documentation),
@@ -41,12 +41,12 @@ CORRECTED_UNIX = int(dt.datetime(2025, 12, 1, tzinfo=MSK).timestamp())
 
 
 def send_accepted(answer: dict[str, Any]) -> bool:
-    """The clients' rule for a send (front.md §7)."""
+    """The clients' rule for a send: ``status`` "success" with ``nuid`` and ``qnuid``."""
     return answer.get("status") == "success" and bool(answer.get("nuid")) and bool(answer.get("qnuid"))
 
 
 def status_good(st: dict[str, Any]) -> bool:
-    """The PHP class's and the plugin's rule for a status answer (front.md §7)."""
+    """The PHP class's and the plugin's rule for a status answer."""
     return (
         "status_code" in st
         and "error_code" in st

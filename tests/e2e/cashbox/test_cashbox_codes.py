@@ -1,4 +1,4 @@
-"""Every error code of cashbox.md §3, reached through HTTP."""
+"""Every error code of the register (``docs/cashbox.md``, "Codes"), reached through HTTP."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Every code of front.md §5, reached through real HTTP (uvicorn on a free port), with its
-status word and HTTP status; plus status answers and the body limit."""
+"""Every code of the intake (``FrontCode``, ``docs/front.md``), reached through real HTTP
+(uvicorn on a free port), with its status word and HTTP status; plus status answers and the body limit."""
 
 from __future__ import annotations
 

@@ -189,7 +189,7 @@ def journal(data_dir: Path, env: dict[str, str]) -> list[dict[str, Any]]:
 
 
 def expected_qr(entry: dict[str, Any], fn_serial: str) -> str:
-    """The QR string of a receipt (fiscal-rules: t, s, fn, i, fp, n), from the journal entry alone."""
+    """The QR string of a receipt (tag 1196: t, s, fn, i, fp, n), from the journal entry alone."""
     when = dt.datetime.fromisoformat(entry["time"])  # the register's local time, with its UTC offset
     return (
         f"t={when:%Y%m%dT%H%M}&s={entry['amount'] // 100}.{entry['amount'] % 100:02d}&fn={fn_serial}"

@@ -1,4 +1,4 @@
-"""Typed answers: every answer shape of front.md sections 5 and 6."""
+"""Typed answers: every shape of the intake's answer and of the status answer."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The double envelope of front.md section 2, checked against an independent decryption."""
+"""The double envelope (``docs/front.md``), checked against an independent decryption."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The double envelope (front.md §2) opened by the server, and the key files."""
+"""The double envelope (``docs/front.md``) opened by the server, and the key files."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The status answer and the public receipt page from a ``requests`` row (front.md §6,
-cabinet.md "The public receipt page")."""
+"""The status answer and the public receipt page from a ``requests`` row (``docs/front.md``,
+"The public receipt page")."""
 
 from __future__ import annotations
 

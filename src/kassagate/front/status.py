@@ -1,4 +1,4 @@
-"""``GET /v1/status`` and ``/getfp``: a request's state and fiscal data (front.md §6).
+"""``GET /v1/status`` and ``/getfp``: a request's state and fiscal data.
 
 Clients subscript the answer and compare strings: every field is always present, a value
 not known yet is ``""`` (never ``null``), ``status_code`` and ``error_code`` are strings,
@@ -13,16 +13,17 @@ from typing import Any
 
 import msgspec
 
+from kassagate.core.states import RequestStatus
 from kassagate.core.tables import FNS_SITE
 from kassagate.front.qr_png import qr_png_data_uri
 
 NUID_RE = re.compile(r"[0-9]{23}")
 
 STATUS_INFO = {
-    0: "pending: accepted, waiting for fiscalization",
-    1: "fiscalized",
-    2: "failed",
-    3: "debug: not fiscalized, fake fiscal data",
+    RequestStatus.PENDING: "pending: accepted, waiting for fiscalization",
+    RequestStatus.FISCALIZED: "fiscalized",
+    RequestStatus.FAILED: "failed",
+    RequestStatus.DEBUG: "debug: not fiscalized, fake fiscal data",
 }
 #: ``status_code`` / ``error_code`` of a request without an error (pending, fiscalized, debug).
 NO_ERROR = "000"
@@ -69,14 +70,14 @@ def request_urls(public_url: str, nuid: str, qnuid: str) -> tuple[str, str]:
 
 
 def status_body(row: dict[str, Any], public_url: str = "") -> dict[str, Any]:
-    """Every field of front.md §6 from a ``requests`` row; ``public_url`` is this
+    """Every field of the status answer from a ``requests`` row; ``public_url`` is this
     installation's public address (``check_kkt_operator`` and the base of the URLs)."""
     receipt = decode_receipt(row)
     oplata = receipt.get("oplata_arr") if isinstance(receipt.get("oplata_arr"), dict) else {}
     itog = receipt.get("itog_arr") if isinstance(receipt.get("itog_arr"), dict) else {}
     status = int(row["status"])
     qr = row.get("qr")
-    code = NO_ERROR if status != 2 or row.get("error_code") is None else str(row["error_code"])
+    code = NO_ERROR if status != RequestStatus.FAILED or row.get("error_code") is None else str(row["error_code"])
     img_url, page_url = request_urls(public_url, row["nuid"], row["qnuid"])
     return {
         "status": "success",

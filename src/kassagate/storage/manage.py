@@ -1,5 +1,7 @@
 """The operator's queries and commands (``kassagate kassa list``, ``requests requeue``, ...).
 
+Over 400 lines: one short query per operator command, grouped by kassas, clusters, requests.
+
 Reads give plain dictionaries with no secret in them: no token, token hash, merchant ID or
 callback secret is ever selected here. Writes are guarded so that a command racing a
 running server cannot undo its work: a kassa is deleted only while no request names it, a

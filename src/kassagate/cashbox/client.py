@@ -14,6 +14,8 @@ from typing import Any, Protocol
 import httpx
 import msgspec
 
+from kassagate.core.codes import CashboxCode
+
 from .virtual import VirtualRegister
 from .wire import encode_request
 
@@ -85,6 +87,12 @@ def _s(v: Any) -> str:
     return "" if v is None else str(v)
 
 
+def _code(raw: dict[str, Any]) -> int:
+    """The answer's code; an answer without a readable one counts as the register's
+    internal error."""
+    return _i(raw.get("code"), CashboxCode.INTERNAL)
+
+
 def _i(v: Any, default: int = 0) -> int:
     try:
         return int(v)
@@ -124,11 +132,11 @@ class Answer:
 
     @property
     def ok(self) -> bool:
-        return self.code == 0
+        return self.code == CashboxCode.OK
 
     @classmethod
     def parse(cls, raw: dict[str, Any]) -> Answer:
-        return cls(code=_i(raw.get("code"), 5), message=_s(raw.get("message")), raw=raw)
+        return cls(code=_code(raw), message=_s(raw.get("message")), raw=raw)
 
 
 @dataclass(frozen=True)
@@ -153,14 +161,14 @@ class FiscalAnswer:
 
     @property
     def ok(self) -> bool:
-        return self.code == 0
+        return self.code == CashboxCode.OK
 
     @classmethod
     def parse(cls, raw: dict[str, Any]) -> FiscalAnswer:
         pays = raw.get("totalPayments")
         total = tuple((_s(p.get("code")), _i(p.get("amount"))) for p in pays if isinstance(p, dict)) \
             if isinstance(pays, list) else ()
-        return cls(code=_i(raw.get("code"), 5), message=_s(raw.get("message")),
+        return cls(code=_code(raw), message=_s(raw.get("message")),
                    document_id=_i(raw.get("documentID")), fiscal_id=_s(raw.get("fiscalID")),
                    fiscal_num=_s(raw.get("fiscalNum")), doc_time=_s(raw.get("docTime")),
                    print_time=_s(raw.get("printTime")), doc_status=_i(raw.get("docStatus"), 1),
@@ -196,12 +204,12 @@ class RegisterInfo:
 
     @property
     def ok(self) -> bool:
-        return self.code == 0
+        return self.code == CashboxCode.OK
 
     @classmethod
     def parse(cls, raw: dict[str, Any]) -> RegisterInfo:
         w = raw.get("warnings")
-        return cls(code=_i(raw.get("code"), 5), message=_s(raw.get("message")), kkt_serial=_s(raw.get("kktSerial")),
+        return cls(code=_code(raw), message=_s(raw.get("message")), kkt_serial=_s(raw.get("kktSerial")),
                    registered=_flag(raw.get("registered")), fn_number=raw.get("fnNumber"),
                    kkt_reg_number=raw.get("kktRegNumber"), fn_state=_s(raw.get("fnState")),
                    fn_fill_percent=float(raw.get("fnFillPercent") or 0), fn_expiry=raw.get("fnExpiry"),
@@ -223,13 +231,13 @@ class ShiftState:
 
     @property
     def ok(self) -> bool:
-        return self.code == 0
+        return self.code == CashboxCode.OK
 
     @classmethod
     def parse(cls, raw: dict[str, Any]) -> ShiftState:
-        return cls(code=_i(raw.get("code"), 5), message=_s(raw.get("message")),
-                   is_open=_flag(raw.get("isShiftOpen")) or ("fiscalShiftID" in raw and raw.get("code") == 0
-                   and "shiftCloseAt" not in raw), shift_id=_i(raw.get("shiftID")),
+        is_open = _flag(raw.get("isShiftOpen")) or (
+            "fiscalShiftID" in raw and raw.get("code") == CashboxCode.OK and "shiftCloseAt" not in raw)
+        return cls(code=_code(raw), message=_s(raw.get("message")), is_open=is_open, shift_id=_i(raw.get("shiftID")),
                    open_at=_s(raw.get("shiftOpenAt")), cash=_i(raw.get("cash")), raw=raw)
 
 

@@ -1,4 +1,4 @@
-"""The Cashbox wire format (``cashbox.md`` §1).
+"""The Cashbox wire format: how a request and its signature travel.
 
 Body: ``data=<D>&sign=<S>``; D = base64 of the request JSON (UTF-8), S = base64 of the
 lowercase hex SHA-1 of D followed by the merchantID. ``=`` inside values may come as

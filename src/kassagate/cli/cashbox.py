@@ -33,9 +33,10 @@ from kassagate.cashbox.virtual import (
     set_fault,
 )
 from kassagate.cli.common import settings
-from kassagate.core.fn import FnFault
 from kassagate.core.qr import verify_qr
+from kassagate.core.register.clock import DEFAULT_ZONE_NAME
 from kassagate.core.register.rules import parse_tax_rates
+from kassagate.core.states import FN_FAULTS, FnFault
 from kassagate.logs import configure_logging
 
 log = logging.getLogger("kassagate.cashbox")
@@ -140,7 +141,7 @@ def cashbox(
         "--auto-shift/--no-auto-shift",
         help="Cloud mode: open and rotate shifts automatically; --no-auto-shift: device mode (codes 6, 22).")] = True,
     timezone: Annotated[str, typer.Option("--timezone", help="The register's local time zone (set on first "
-                                                             "start).")] = "Europe/Moscow",
+                                                             "start).")] = DEFAULT_ZONE_NAME,
     tax_rates: Annotated[str | None, typer.Option(
         "--tax-rates", help="The tax percents × 100 the register accepts, e.g. 1800,800,200,0 (18 %, 8 %, 2 %, "
                             "0 %); ru: the Russian VAT table by date (the default). Stored: kept until given "
@@ -204,8 +205,8 @@ def cashbox_fault(
     terminal: Annotated[str | None, typer.Option("--terminal", help="Bank terminal: ok or fail.")] = None,
 ) -> None:
     """Inject a fault into the standalone register; a running one sees it at its next request."""
-    if fn is not None and fn not in ("ok", "full", "broken"):
-        raise typer.BadParameter("--fn must be ok, full or broken")
+    if fn is not None and fn not in FN_FAULTS:
+        raise typer.BadParameter(f"--fn must be {', '.join(FN_FAULTS[:-1])} or {FN_FAULTS[-1]}")
     try:
         set_fault(journal_path(_data_dir(data_dir)), fn=cast(FnFault | None, fn), ofd_down=_onoff(ofd, "--ofd", "down"),
                   printer_fail=_onoff(printer, "--printer", "fail"),

@@ -19,6 +19,7 @@ from kassagate.cli.accounts import cluster_app, kassa_app
 from kassagate.cli.common import fail, print_fields, print_json, print_table, settings, when
 from kassagate.cli.system import kkt_app
 from kassagate.config import Settings
+from kassagate.core.codes import FrontCode
 
 T = TypeVar("T")
 
@@ -94,8 +95,8 @@ def kassa_show(kassaid: KassaId, json_: Json = False, data_dir: DataDir = None) 
     print_fields([
         ("kassa", k["kassaid"]),
         ("type", k["type"]),
-        ("activated", "yes" if k["activated"] else "no (code 310)"),
-        ("debug", "yes (code 390, never fiscalized)" if k["debug"] else "no"),
+        ("activated", "yes" if k["activated"] else f"no (code {int(FrontCode.KASSA_NOT_ACTIVATED)})"),
+        ("debug", f"yes (code {int(FrontCode.ACCEPTED_DEBUG)}, never fiscalized)" if k["debug"] else "no"),
         ("cluster", k["cluster_id"]),
         ("register", _register(k)),
         ("FN", None if k["kkt_id"] is None else f"{k['fn_serial'] or 'no registration'}, state {k['fn_state']}"),
@@ -111,9 +112,10 @@ def _set_activated(kind: str, key: str, activated: bool, data_dir: Path | None) 
     """Enable or disable a kassa or a cluster; its requests get ``code`` while disabled."""
     from kassagate.storage.manage import set_cluster_activated, set_kassa_activated
 
-    setter, code = (set_kassa_activated, 310) if kind == "kassa" else (set_cluster_activated, 170)
+    setter, code = ((set_kassa_activated, FrontCode.KASSA_NOT_ACTIVATED) if kind == "kassa"
+                    else (set_cluster_activated, FrontCode.CLUSTER_NOT_ACTIVATED))
     changed = with_db(settings(data_dir=data_dir), lambda db: setter(db, key, activated))
-    state = "enabled" if activated else f"disabled (its requests get code {code})"
+    state = "enabled" if activated else f"disabled (its requests get code {int(code)})"
     typer.echo(f"{kind} {key} {state}" if changed else f"{kind} {key} was already {state.split()[0]}")
 
 
@@ -170,7 +172,7 @@ def cluster_show(cluster_id: ClusterId, json_: Json = False, data_dir: DataDir =
     print_fields([
         ("cluster", c["cluster_id"]),
         ("type", c["type"]),
-        ("activated", "yes" if c["activated"] else "no (code 170)"),
+        ("activated", "yes" if c["activated"] else f"no (code {int(FrontCode.CLUSTER_NOT_ACTIVATED)})"),
         ("created", when(c["created_at"])),
         ("requests", _counts(c["requests"])),
         ("kassas", ", ".join(

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from kassagate.config import Settings
+from kassagate.core.states import FN_FAULTS
 
 kkt_app = typer.Typer(help="The registers (KKT): list, show, fault injection, fiscal journal.", no_args_is_help=True)
 callback_app = typer.Typer(
@@ -70,8 +71,8 @@ def kkt_fault(
     """Set the FN state of the kassa's virtual register (fault injection for tests and demos).
 
     A running server sees it at the register's next document and within 2 s in the intake."""
-    if fn not in ("ok", "full", "broken"):
-        raise _fail("--fn must be ok, full or broken")
+    if fn not in FN_FAULTS:
+        raise _fail(f"--fn must be {', '.join(FN_FAULTS[:-1])} or {FN_FAULTS[-1]}")
     settings = _settings(data_dir=data_dir)
 
     async def run() -> None:

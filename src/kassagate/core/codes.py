@@ -1,10 +1,11 @@
 """Every response code kassagate answers, with its meaning.
 
-``FrontCode``: the front server's codes (first seed, ``front.md`` section 5).
-``CashboxCode``: the register's codes (second seed, ``cashbox.md`` section 3).
+``FrontCode``: the front server's codes, as its merchants' clients know them
+(``docs/front.md``). ``CashboxCode``: the codes of a register speaking the Cashbox protocol
+(``docs/cashbox.md``).
 
-Where each code is *decided*: front intake checks run in ``kassagate.front.intake`` (the
-order of ``front.md`` section 5), receipt rules (code 60) in ``kassagate.core.receipt``,
+Where each code is *decided*: front intake checks run in ``kassagate.front.intake`` (in
+the order listed in ``docs/front.md``), receipt rules (code 60) in ``kassagate.core.receipt``,
 the register's codes in ``kassagate.core.register``; the codes found after acceptance
 (210, 240, 250, 330, 340, 60, 70) in ``kassagate.processing``.
 """

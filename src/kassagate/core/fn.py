@@ -1,4 +1,4 @@
-"""The fiscal drive (FN), emulated (``fiscal-rules.md``).
+"""The fiscal drive (FN), emulated.
 
 Pure: no I/O. The FN's key, the current time and every state change are passed in and
 returned; the register's journal (``kassagate.cashbox.journal``) persists the state.
@@ -7,23 +7,42 @@ returned; the register's journal (``kassagate.cashbox.journal``) persists the st
 - Fiscal sign (tag 1077): HMAC-SHA256 of the document's canonical bytes under the FN key,
   truncated to 6 bytes; the printed FP is bytes 2..5 as a big-endian unsigned 32-bit int.
 - Exhaustion: the document capacity, the validity period, a manual "full" (fault
-  injection) and the 30-day unsent rule; "broken" refuses everything.
+  injection) and the 30-day unsent rule (documents the OFD has not acknowledged for 30
+  days block the FN); "broken" refuses everything.
+
+The cheap forms of the sign, of the validity period and of the time conversions are in
+``kassagate.core.fn_fast``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import hashlib
 import hmac
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any
 
+from kassagate.core.fn_fast import add_months, expiry, minute_text, naive, signer
+from kassagate.core.states import FN_FAULTS, FnFault, FnState
 from kassagate.core.tables import FN_WARN_FRACTION, OFD_MAX_UNSENT_AGE
 
-FnState = Literal["ok", "full", "broken", "blocked"]
-FnFault = Literal["ok", "full", "broken"]
+__all__ = [
+    "FD_TYPES",
+    "WARN_EXHAUSTION_SOON",
+    "WARN_MEMORY_NEARLY_FULL",
+    "WARN_URGENT_REPLACEMENT",
+    "FiscalDrive",
+    "FnFault",
+    "FnRefused",
+    "FnState",
+    "add_months",
+    "canonical_bytes",
+    "fiscal_sign",
+    "minute_text",
+    "naive",
+    "printed_fp",
+    "verify_fp",
+    "verify_receipt",
+]
 
 #: Fiscal document types (what an FD is), as written in the journal.
 FD_TYPES = frozenset({"registration", "open_shift", "close_shift", "receipt", "correction"})
@@ -36,6 +55,10 @@ WARN_MEMORY_NEARLY_FULL = 1052
 _URGENT_DAYS = 3
 _URGENT_FILL = 0.99
 
+# The states under plain names: every document asks for the state, and an enum attribute
+# costs a lookup through its metaclass each time.
+_OK, _FULL, _BROKEN, _BLOCKED = FnState.OK, FnState.FULL, FnState.BROKEN, FnState.BLOCKED
+
 
 class FnRefused(Exception):
     """The FN refuses to issue a document; ``state`` says why (full, broken, blocked, none)."""
@@ -44,39 +67,6 @@ class FnRefused(Exception):
         super().__init__(message)
         self.state = state
         self.message = message
-
-
-def add_months(day: dt.datetime, months: int) -> dt.datetime:
-    """``day`` plus whole calendar months (the day clamped to the month's length)."""
-    m = day.month - 1 + months
-    year, month = day.year + m // 12, m % 12 + 1
-    last = [31, 29 if (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)) else 28, 31, 30, 31, 30, 31, 31,
-            30, 31, 30, 31][month - 1]
-    return day.replace(year=year, month=month, day=min(day.day, last))
-
-
-#: The last time ``minute_text`` rendered and its text: a request renders its ``now`` for
-#: the fiscal sign and again for the QR string. One tuple, swapped whole (thread-safe).
-_MINUTE_TEXT: tuple[dt.datetime | None, str] = (None, "")
-
-
-def minute_text(when: dt.datetime) -> str:
-    """``YYYYMMDDTHHMM``: the time as the QR string and the fiscal sign carry it."""
-    global _MINUTE_TEXT
-    last = _MINUTE_TEXT
-    if last[0] is when:
-        return last[1]
-    # YYYYMMDD and HHMM zero-padded: the digits of 1YYYYMMDD and 1HHMM (cheaper than format specs)
-    day = str(100_000_000 + when.year * 10_000 + when.month * 100 + when.day)
-    minute = str(10_000 + when.hour * 100 + when.minute)
-    text = f"{day[1:]}T{minute[1:]}"
-    _MINUTE_TEXT = (when, text)
-    return text
-
-
-@functools.lru_cache(maxsize=256)
-def _expiry(registered_at: str, months: int) -> dt.datetime:
-    return add_months(dt.datetime.fromisoformat(registered_at), months)
 
 
 def canonical_bytes(fd_type: str, fn_serial: str, fd: int, when: dt.datetime, total: int, sign: int) -> bytes:
@@ -90,34 +80,8 @@ def canonical_bytes(fd_type: str, fn_serial: str, fd: int, when: dt.datetime, to
 
 
 def fiscal_sign(key: bytes, data: bytes) -> bytes:
-    """The 6-byte fiscal sign of ``data`` under the FN ``key``."""
-    return _signer(key)(data)
-
-
-_BLOCK = 64  # SHA-256 block size (bytes)
-_IPAD = bytes(x ^ 0x36 for x in range(256))
-_OPAD = bytes(x ^ 0x5C for x in range(256))
-
-
-@functools.lru_cache(maxsize=64)
-def _signer(key: bytes) -> Callable[[bytes], bytes]:
-    """HMAC-SHA256 (RFC 2104) under ``key``, truncated to 6 bytes, with the key's inner and
-    outer pad hashed once: a sign then costs two copies of a hash state instead of a new
-    HMAC object. Same bytes as ``hmac.new(key, data, hashlib.sha256).digest()[:6]``."""
-    if len(key) > _BLOCK:
-        key = hashlib.sha256(key).digest()
-    key = key.ljust(_BLOCK, b"\0")
-    inner = hashlib.sha256(key.translate(_IPAD))
-    outer = hashlib.sha256(key.translate(_OPAD))
-
-    def sign(data: bytes) -> bytes:
-        h = inner.copy()
-        h.update(data)
-        o = outer.copy()
-        o.update(h.digest())
-        return o.digest()[:6]
-
-    return sign
+    """The 6-byte fiscal sign of ``data`` under the FN ``key``: HMAC-SHA256, truncated."""
+    return signer(key)(data)
 
 
 def printed_fp(sign: bytes) -> int:
@@ -152,23 +116,23 @@ class FiscalDrive:
 
     @property
     def key(self) -> bytes:
-        return _key_bytes(self.key_hex)
+        return bytes.fromhex(self.key_hex)
 
     def expiry(self) -> dt.datetime:
-        return _expiry(self.registered_at, self.validity_months)
+        return expiry(self.registered_at, self.validity_months)
 
     def fill_percent(self) -> float:
         return round(100.0 * self.last_fd / self.capacity, 2) if self.capacity > 0 else 100.0
 
     def state(self, now: dt.datetime) -> FnState:
         """ok, full (capacity, validity or injected), broken, or blocked (30-day rule)."""
-        if self.fault == "broken":
-            return "broken"
-        if self.fault == "full" or self.last_fd >= self.capacity or naive(now) >= self.expiry():
-            return "full"
+        if self.fault == _BROKEN:
+            return _BROKEN
+        if self.fault == _FULL or self.last_fd >= self.capacity or naive(now) >= self.expiry():
+            return _FULL
         if self.oldest_unsent is not None and not self.unsent_within_limit(now):
-            return "blocked"
-        return "ok"
+            return _BLOCKED
+        return _OK
 
     def unsent_within_limit(self, now: dt.datetime) -> bool:
         if self.oldest_unsent is None:
@@ -204,10 +168,10 @@ class FiscalDrive:
         (its shift report), and refuses everything else."""
         self.sync_ofd()
         st = self.state(now)
-        if st == "broken":
+        if st == _BROKEN:
             raise FnRefused(st, "the fiscal drive (FN) is broken: it refuses every document")
-        if st in ("full", "blocked") and fd_type != "close_shift":
-            if st == "full":
+        if st in (_FULL, _BLOCKED) and fd_type != "close_shift":
+            if st == _FULL:
                 raise FnRefused(st, "the fiscal drive (FN) is exhausted (documents or validity period): replace it")
             raise FnRefused(
                 st, "the fiscal drive (FN) is blocked: documents older than 30 days were not acknowledged by the OFD"
@@ -231,7 +195,7 @@ class FiscalDrive:
         return fd, fp
 
     def set_fault(self, fault: FnFault) -> None:
-        if fault not in ("ok", "full", "broken"):
+        if fault not in FN_FAULTS:
             raise ValueError("the FN state must be ok, full or broken")
         self.fault = fault
 
@@ -241,29 +205,6 @@ class FiscalDrive:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FiscalDrive:
         return cls(**d)
-
-
-@functools.lru_cache(maxsize=64)
-def _key_bytes(key_hex: str) -> bytes:
-    return bytes.fromhex(key_hex)
-
-
-_combine = dt.datetime.combine
-
-#: The last time ``naive`` converted and its result (one tuple, swapped whole).
-_NAIVE: tuple[dt.datetime | None, dt.datetime | None] = (None, None)
-
-
-def naive(t: dt.datetime) -> dt.datetime:
-    """``t`` without its time zone (the wall time). A request converts its one ``now``
-    several times (FN state, shift age): the last conversion is kept."""
-    global _NAIVE
-    last = _NAIVE
-    if last[0] is t and last[1] is not None:
-        return last[1]
-    n = _combine(t.date(), t.time())  # = t.replace(tzinfo=None) (fold kept), without its argument parsing
-    _NAIVE = (t, n)
-    return n
 
 
 def verify_receipt(key: bytes, *, fn_serial: str, fd: int, when: dt.datetime, total: int, sign: int,

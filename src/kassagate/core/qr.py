@@ -1,4 +1,6 @@
-"""The receipt QR string, tag 1196 (``fiscal-rules.md``). Pure."""
+"""The receipt QR string, tag 1196: the settlement's minute, total in roubles, FN serial, FD
+number, printed fiscal sign and settlement sign, which a buyer's app checks with the tax
+office. Pure."""
 
 from __future__ import annotations
 

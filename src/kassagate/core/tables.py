@@ -1,7 +1,7 @@
 """The fiscal tables of 54-FZ (FFD 1.05/1.2), as data.
 
-This module is the one place where the law's tables live (``docs/fiscal-rules``): a change
-of law is a change of a row here. Nothing in it does I/O.
+This module is the one place where the law's tables live: a change of law is a change of
+a row here. Nothing in it does I/O.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from typing import Any
 import jinja2
 
 from kassagate.core.receipt import KORR_VAT_FIELDS, MSK
+from kassagate.core.states import RequestStatus
 from kassagate.core.tables import FNS_SITE, VAT_RATES, SettlementSign, vat_amount
 from kassagate.front.status import CORRECTION_NAME, RECEIPT_NAME, decode_receipt, is_correction, request_urls
 
@@ -35,9 +36,11 @@ PAYMENT_NAMES = {
     "money_vstrecha": "Встречное предоставление",
 }
 STATE_NOTES = {
-    0: "Чек принят и ждёт фискализации.",
-    2: "Фискализация не удалась.",
+    RequestStatus.PENDING: "Чек принят и ждёт фискализации.",
+    RequestStatus.FAILED: "Фискализация не удалась.",
 }
+#: The statuses of a request with fiscal data (real, or the fake data of a debug request).
+_WITH_FISCAL_DATA = (RequestStatus.FISCALIZED, RequestStatus.DEBUG)
 
 
 @functools.cache
@@ -98,13 +101,13 @@ def page_context(row: dict[str, Any], public_url: str) -> dict[str, Any]:
             vat_totals[VAT_RATES[code].name] = _int(korr.get(name))
     sign = _int(itog.get("priznak_rascheta"), 1)
     status = int(row["status"])
-    when = row.get("fiscal_dt") if status in (1, 3) else None
+    when = row.get("fiscal_dt") if status in _WITH_FISCAL_DATA else None
     img_url, _page = request_urls(public_url, row["nuid"], row["qnuid"])
     return {
         "title": CORRECTION_NAME if is_correction(receipt) else RECEIPT_NAME,
         "sign": SIGN_NAMES.get(SettlementSign(sign), "") if sign in (1, 2, 3, 4) else "",
-        "debug": status == 3,
-        "fiscalized": status in (1, 3),
+        "debug": status == RequestStatus.DEBUG,
+        "fiscalized": status in _WITH_FISCAL_DATA,
         "note": STATE_NOTES.get(status, ""),
         "vending": [
             v for v in (receipt.get("check_vend_address"), receipt.get("check_vend_mesto"),

@@ -13,16 +13,17 @@ from typing import Any
 
 import msgspec
 
+from kassagate.core.states import RequestStatus
 from kassagate.core.tables import FNS_SITE
 from kassagate.front.qr_png import qr_png_data_uri
 
 NUID_RE = re.compile(r"[0-9]{23}")
 
 STATUS_INFO = {
-    0: "pending: accepted, waiting for fiscalization",
-    1: "fiscalized",
-    2: "failed",
-    3: "debug: not fiscalized, fake fiscal data",
+    RequestStatus.PENDING: "pending: accepted, waiting for fiscalization",
+    RequestStatus.FISCALIZED: "fiscalized",
+    RequestStatus.FAILED: "failed",
+    RequestStatus.DEBUG: "debug: not fiscalized, fake fiscal data",
 }
 #: ``status_code`` / ``error_code`` of a request without an error (pending, fiscalized, debug).
 NO_ERROR = "000"
@@ -76,7 +77,7 @@ def status_body(row: dict[str, Any], public_url: str = "") -> dict[str, Any]:
     itog = receipt.get("itog_arr") if isinstance(receipt.get("itog_arr"), dict) else {}
     status = int(row["status"])
     qr = row.get("qr")
-    code = NO_ERROR if status != 2 or row.get("error_code") is None else str(row["error_code"])
+    code = NO_ERROR if status != RequestStatus.FAILED or row.get("error_code") is None else str(row["error_code"])
     img_url, page_url = request_urls(public_url, row["nuid"], row["qnuid"])
     return {
         "status": "success",

@@ -1,5 +1,7 @@
 """The operator's queries and commands (``kassagate kassa list``, ``requests requeue``, ...).
 
+Over 400 lines: one short query per operator command, grouped by kassas, clusters, requests.
+
 Reads give plain dictionaries with no secret in them: no token, token hash, merchant ID or
 callback secret is ever selected here. Writes are guarded so that a command racing a
 running server cannot undo its work: a kassa is deleted only while no request names it, a
@@ -16,12 +18,12 @@ from typing import Any
 from sqlalchemy import BigInteger, and_, column, delete, exists, func, insert, select, table, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kassagate.core.states import RequestStatus
 from kassagate.storage.db import Database, utc_micros
 from kassagate.storage.repos import NotFoundError
 from kassagate.storage.schema import clusters, kassas, kkts, request_events, requests
 
-PENDING, FISCALIZED, FAILED, DEBUG = 0, 1, 2, 3
-STATUS_NAMES = {PENDING: "pending", FISCALIZED: "fiscalized", FAILED: "failed", DEBUG: "debug"}
+STATUS_NAMES: dict[int, str] = {int(s): s.name.lower() for s in RequestStatus}
 STATUS_BY_NAME = {name: code for code, name in STATUS_NAMES.items()}
 
 
@@ -391,9 +393,9 @@ async def requeue_failed_row(
     and a ``requeued`` event written."""
     res = await conn.execute(
         update(requests)
-        .where(requests.c.id == request_id, requests.c.status == FAILED, *guard)
-        .values(status=PENDING, error_code=None, error_text=None, finished_at=None, next_attempt_at=now,
-                lease_owner=None, lease_until=None, attempts=1)
+        .where(requests.c.id == request_id, requests.c.status == int(RequestStatus.FAILED), *guard)
+        .values(status=int(RequestStatus.PENDING), error_code=None, error_text=None, finished_at=None,
+                next_attempt_at=now, lease_owner=None, lease_until=None, attempts=1)
     )
     if res.rowcount != 1:
         return False
@@ -435,7 +437,7 @@ async def requeue_request(db: Database, nuid: str, *, note: str = "by the operat
         if row is None:
             raise NotFoundError(f"no request with nuid {nuid}")
         request_id, status, kkt_id, ruled_out, error_code = row
-        if status != FAILED:
+        if status != RequestStatus.FAILED:
             raise RefusedError(
                 f"request {nuid} is {STATUS_NAMES.get(status, status)}: only a failed request can be requeued"
             )

@@ -113,7 +113,12 @@ def test_the_client_works_without_the_server_dependencies() -> None:
 
 def test_the_client_distribution_declares_what_the_client_imports() -> None:
     config = tomllib.loads((CLIENT_PROJECT / "pyproject.toml").read_text())
-    assert set(config["tool"]["setuptools"]["packages"]) == {"kassagate", "kassagate.client", "kassagate.core"}
+    assert set(config["tool"]["setuptools"]["packages"]) == {
+        "kassagate",
+        "kassagate.client",
+        "kassagate.core",
+        "kassagate.core.receipt",
+    }
     assert config["tool"]["setuptools"]["package-dir"] == {"": "../../src"}
     server = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert config["project"]["version"] == server["version"]

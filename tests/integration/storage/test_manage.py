@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, select
 
+from kassagate.core.states import RequestStatus
 from kassagate.processing import dispatch, queue
 from kassagate.storage import manage
 from kassagate.storage.db import Database, open_database
@@ -47,8 +48,8 @@ async def test_kassas_and_clusters_list_show_enable_disable(db: Database) -> Non
     await acc.add_cluster("900", token="ct")
     await acc.add_kassa("11", token="t11", kkt_id=kkt, cluster_id="900")
     await acc.add_kassa("12", token="t12", activated=False)
-    await add_request(db, "11", status=manage.FISCALIZED, cluster_id="900")
-    await add_request(db, "11", status=manage.FAILED, error_code=70)
+    await add_request(db, "11", status=RequestStatus.FISCALIZED, cluster_id="900")
+    await add_request(db, "11", status=RequestStatus.FAILED, error_code=70)
 
     rows = await manage.list_kassas(db)
     assert [r["kassaid"] for r in rows] == ["11", "12"]
@@ -109,11 +110,11 @@ async def test_requeue_keeps_the_register_so_the_next_claim_is_in_doubt(db: Data
     acc = Accounts(db, bytes(32))
     kkt = await acc.add_kkt(kind="remote", url="http://r", merchant_id="m")
     await acc.add_kassa("31", token="t", kkt_id=kkt)
-    failed = await add_request(db, "31", status=manage.FAILED, error_code=70, error_text="unreachable", attempts=10,
-                               kkt_id=kkt, kkt_ruled_out=False, finished_at=queue.now_us())
-    ruled_out = await add_request(db, "31", status=manage.FAILED, error_code=330, attempts=3, kkt_id=kkt,
+    failed = await add_request(db, "31", status=RequestStatus.FAILED, error_code=70, error_text="unreachable",
+                               attempts=10, kkt_id=kkt, kkt_ruled_out=False, finished_at=queue.now_us())
+    ruled_out = await add_request(db, "31", status=RequestStatus.FAILED, error_code=330, attempts=3, kkt_id=kkt,
                                   kkt_ruled_out=True, finished_at=queue.now_us())
-    done = await add_request(db, "31", status=manage.FISCALIZED, fd_number=5, kkt_id=kkt)
+    done = await add_request(db, "31", status=RequestStatus.FISCALIZED, fd_number=5, kkt_id=kkt)
 
     r = await manage.requeue_request(db, failed)
     assert (r.kkt_id, r.kkt_ruled_out) == (kkt, False)
@@ -144,14 +145,14 @@ async def test_requeue_keeps_the_register_so_the_next_claim_is_in_doubt(db: Data
 
 
 async def test_requests_list_filters_and_show_masks_contacts(db: Database) -> None:
-    a = await add_request(db, "41", status=manage.FISCALIZED, rid="order-1", rid_scope="kassa:41",
+    a = await add_request(db, "41", status=RequestStatus.FISCALIZED, rid="order-1", rid_scope="kassa:41",
                           accepted_at=1_000_000)
-    b = await add_request(db, "41", status=manage.FAILED, accepted_at=2_000_000)
-    c = await add_request(db, "42", status=manage.PENDING, rid="order-1", rid_scope="kassa:42",
+    b = await add_request(db, "41", status=RequestStatus.FAILED, accepted_at=2_000_000)
+    c = await add_request(db, "42", status=RequestStatus.PENDING, rid="order-1", rid_scope="kassa:42",
                           accepted_at=3_000_000)
     assert [r["nuid"] for r in await manage.list_requests(db)] == [c, b, a]
     assert [r["nuid"] for r in await manage.list_requests(db, kassaid="41")] == [b, a]
-    assert [r["nuid"] for r in await manage.list_requests(db, status=manage.FAILED)] == [b]
+    assert [r["nuid"] for r in await manage.list_requests(db, status=RequestStatus.FAILED)] == [b]
     assert [r["nuid"] for r in await manage.list_requests(db, since_us=2_000_000)] == [c, b]
     assert [r["nuid"] for r in await manage.list_requests(db, until_us=2_000_000)] == [a]
     assert [r["nuid"] for r in await manage.list_requests(db, limit=1)] == [c]

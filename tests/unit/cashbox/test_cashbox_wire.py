@@ -1,4 +1,4 @@
-"""The wire format of cashbox.md §1."""
+"""The Cashbox wire format: the signed form of a request and its faults."""
 
 from __future__ import annotations
 

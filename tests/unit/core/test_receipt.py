@@ -1,4 +1,4 @@
-"""The receipt rules of front.md section 4 and fiscal-rules.md: one case per rule, asserting
+"""The receipt rules (``docs/receipt.md``): one case per rule, asserting
 the field path and the message, and property tests over generated valid receipts."""
 
 from __future__ import annotations
@@ -871,7 +871,7 @@ def test_lone_surrogates_and_huge_numbers_are_refused_cleanly() -> None:
     assert (err.path, err.message) == ("products_arr", "expected an array of products, got an object")
 
 
-# --------------------------------------------------------------------------- existing clients (front.md §7)
+# --------------------------------------------------------------------------- existing clients
 
 
 FALSE_AGENT_STRINGS = {

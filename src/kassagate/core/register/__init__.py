@@ -1,4 +1,4 @@
-"""The register's document rules (``cashbox.md``), pure: no I/O.
+"""A register speaking the Cashbox protocol, as rules over its journal; pure: no I/O.
 
 ``Register`` (``engine``) answers the twenty endpoints over a ``Store`` (``model``);
 ``rules`` holds the document checks (amounts, payments, tax percents), ``reports`` the

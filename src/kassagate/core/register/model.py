@@ -8,15 +8,26 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import functools
 import operator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from kassagate.core.codes import CASHBOX_MESSAGES, CashboxCode
 from kassagate.core.fn import FiscalDrive, naive
+from kassagate.core.register.clock import DEFAULT_ZONE_NAME, TIME_FORMAT
 
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+__all__ = [
+    "DATE_FORMAT",
+    "SHIFT_KINDS",
+    "TIME_FORMAT",
+    "CashboxError",
+    "Doc",
+    "MemoryStore",
+    "RegisterState",
+    "Store",
+    "error_answer",
+]
+
 DATE_FORMAT = "%Y-%m-%d"
 #: Kinds of the register's own reports (not answers to a document request).
 SHIFT_KINDS = ("registration", "open_shift", "close_shift")
@@ -174,7 +185,7 @@ class RegisterState:
     merchant_id: str = field(repr=False)  # the shared secret: never in a repr or a log
     fn: FiscalDrive | None = None  # None: no fiscal registration
     auto_shift: bool = True
-    timezone: str = "Europe/Moscow"
+    timezone: str = DEFAULT_ZONE_NAME
     shift_number: int = 0  # the last shift's number (0: none yet)
     shift_open: bool = False
     shift_opened_at: str | None = None
@@ -224,12 +235,7 @@ class RegisterState:
     def shift_age(self, now: dt.datetime) -> dt.timedelta:
         if not self.shift_open or self.shift_opened_at is None:
             return dt.timedelta(0)
-        return naive(now) - _local_time(self.shift_opened_at)
-
-
-@functools.lru_cache(maxsize=16)
-def _local_time(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text)
+        return naive(now) - dt.datetime.fromisoformat(self.shift_opened_at)
 
 
 def _copy_slots(obj: Any) -> Any:

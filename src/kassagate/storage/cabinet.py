@@ -26,7 +26,9 @@ from sqlalchemy import (
     update,
 )
 
-from kassagate.storage.db import Database
+from kassagate.core.states import RequestStatus
+from kassagate.storage.cabinet_today import TODAY_CAP, TodayCounts
+from kassagate.storage.db import Database, utc_micros
 from kassagate.storage.manage import requeue_failed_row
 from kassagate.storage.schema import clusters, kassas, kkts, request_events, requests
 from kassagate.storage.sqlite_thread import SqliteStatement, sqlite_statement
@@ -34,8 +36,6 @@ from kassagate.storage.sqlite_thread import SqliteStatement, sqlite_statement
 PAGE_SIZE = 50
 #: At most this many events of one request are shown (the newest are dropped beyond it).
 MAX_EVENTS = 200
-#: Receipts of a kassa today are counted up to this many.
-TODAY_CAP = 10_000
 #: Ids are 64-bit: a larger number in a URL names no row.
 MAX_ID = 2**63
 
@@ -228,9 +228,18 @@ async def request_callback(db: Database, request_id: int) -> dict[str, Any] | No
     return None if row is None else dict(row)
 
 
-async def list_kassas(db: Database, kassaids: Collection[str] | None, *, today_from: int) -> list[dict[str, Any]]:
-    """Kassas with their register, receipts since ``today_from`` (µs) and last error.
-    Token hashes, callback secrets and the register's merchant ID are not read."""
+async def all_kassaids(db: Database) -> list[str]:
+    async with db.engine.connect() as conn:
+        return [r[0] for r in (await conn.execute(select(kassas.c.kassaid).order_by(kassas.c.kassaid))).all()]
+
+
+async def list_kassas(
+    db: Database, kassaids: Collection[str] | None, *, today_from: int, counts: TodayCounts | None = None,
+    now: int | None = None,
+) -> list[dict[str, Any]]:
+    """Kassas with their register, receipts since ``today_from`` (µs; kept up by ``counts``
+    between views, see :mod:`kassagate.storage.cabinet_today`) and last error. Token
+    hashes, callback secrets and the register's merchant ID are not read."""
     q = select(
         kassas.c.kassaid,
         kassas.c.type,
@@ -247,24 +256,19 @@ async def list_kassas(db: Database, kassaids: Collection[str] | None, *, today_f
     if kassaids is not None:
         q = q.where(kassas.c.kassaid.in_(sorted(kassaids)))
     q = q.order_by(kassas.c.kassaid)
-    # From the index (kassaid, id) alone, bounded: a busy kassa shows "at least TODAY_CAP".
-    today_id = await first_id_at(db, today_from, margin=0)
     async with db.engine.connect() as conn:
         rows = [dict(r) for r in (await conn.execute(q)).mappings()]
+    today = await (counts or TodayCounts(db)).counts(
+        (r["kassaid"] for r in rows), today_from=today_from, now=utc_micros() if now is None else now
+    )
+    async with db.engine.connect() as conn:
         for r in rows:
-            mine = (
-                select(requests.c.id)
-                .where(requests.c.kassaid == r["kassaid"], requests.c.id >= today_id)
-                .limit(TODAY_CAP)
-                .subquery()
-            )
-            today = select(func.count()).select_from(mine)
-            r["today"] = int((await conn.execute(today)).scalar_one())
+            r["today"] = today[r["kassaid"]]
             r["today_capped"] = r["today"] >= TODAY_CAP
             last = (
                 await conn.execute(
                     select(requests.c.error_code, requests.c.error_text, requests.c.accepted_at)
-                    .where(requests.c.kassaid == r["kassaid"], requests.c.status == 2)
+                    .where(requests.c.kassaid == r["kassaid"], requests.c.status == RequestStatus.FAILED)
                     .order_by(requests.c.id.desc())
                     .limit(1)
                 )
@@ -342,9 +346,11 @@ async def overview(db: Database, kassaids: Collection[str] | None, *, now: int) 
         last_minute = (
             await conn.execute(count(requests.c.id >= minute_id, requests.c.accepted_at >= minute_ago))
         ).scalar_one()
-        pending = (await conn.execute(count(requests.c.status == 0))).scalar_one()
+        pending = (await conn.execute(count(requests.c.status == RequestStatus.PENDING))).scalar_one()
         failed = (
-            await conn.execute(count(requests.c.status == 2, requests.c.finished_at >= now - 3_600_000_000))
+            await conn.execute(
+                count(requests.c.status == RequestStatus.FAILED, requests.c.finished_at >= now - 3_600_000_000)
+            )
         ).scalar_one()
     return {"last_minute": int(last_minute), "pending": int(pending), "failed_hour": int(failed)}
 

@@ -100,7 +100,7 @@ def unsent_days(info: RegisterInfo, now: dt.datetime) -> float | None:
     oldest = _register_time(info, info.raw.get("oldestUnsentAt") if isinstance(info.raw, dict) else None)
     if oldest is None:
         return None
-    return round(max(0.0, (now - oldest).total_seconds() / 86400), 1)
+    return max(0.0, (now - oldest).total_seconds() / 86400)
 
 
 def shift_hours(info: RegisterInfo, now: dt.datetime) -> float | None:

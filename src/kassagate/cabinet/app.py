@@ -400,7 +400,7 @@ class Cabinet:
         qr_img = qr_png_data_uri(row["qr"]) if row.get("qr") else None
         return self.page(
             visit, "request.html", r=self._summary(row), row=row, receipt=receipt, oplata=oplata,
-            contact=contact, events=events, callback=callback, qr_img=qr_img,
+            contact=contact, events=events, callback=callback, qr_img=qr_img, now=int(self.clock() * 1_000_000),
             itog=receipt.get("itog_arr") if isinstance(receipt.get("itog_arr"), dict) else {},
         )
 

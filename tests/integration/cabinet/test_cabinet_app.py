@@ -583,3 +583,44 @@ async def test_the_journal_shows_times_with_the_registers_offset(env: Env, tmp_p
     local = [e["time"] for e in read_journal(path) if e.get("time")]
     assert len(times) == len(local) >= 2
     assert times == [f"{t}+10:00" for t in local]
+
+
+async def test_the_timeline_shows_the_happy_path_from_the_request_row(env: Env) -> None:
+    """Processing records no event on the happy path: the page derives the claim and the
+    register's answer from the request row."""
+    from sqlalchemy import update
+
+    from kassagate.storage.schema import request_events, requests
+
+    request_id = env.ids["501"]
+    now = utc_micros()
+    async with env.db.write_connection() as conn:
+        await conn.execute(update(requests).where(requests.c.id == request_id).values(
+            attempts=1, kkt_id=3, lease_owner="worker-host-1", lease_until=now + 60_000_000))
+    assert (await sign_in(env.http, "op")).status_code == 303
+    page = (await env.http.get(f"/requests/{request_id}")).text
+    claimed = re.search(r'<li id="tl-claimed">(.*?)</li>', page, re.S)
+    assert claimed and claimed.group(1) == "being processed, attempt 1 (register #3): worker worker-host-1"
+    assert 'id="tl-sent"' not in page
+
+    fiscal = 1_760_000_000_000_000
+    async with env.db.write_connection() as conn:
+        await conn.execute(update(requests).where(requests.c.id == request_id).values(
+            status=1, attempts=2, fd_number=41, fiscal_dt=fiscal, finished_at=fiscal + 5_000, lease_owner=None,
+            lease_until=None))
+        assert (await conn.execute(request_events.select())).first() is None
+    page = (await env.http.get(f"/requests/{request_id}")).text
+    sent = re.search(r'<li id="tl-sent">(.*?)</li>', page, re.S)
+    assert sent and " ".join(sent.group(1).split()) == (
+        "<time>2025-10-09 08:53:20 UTC</time> sent to register #3 and fiscalized (attempts: 2): FD 41"
+    )
+    assert 'id="tl-claimed"' not in page
+    # a merchant sees the same lines, without the worker's name
+    async with env.db.write_connection() as conn:
+        await conn.execute(update(requests).where(requests.c.id == request_id).values(
+            status=0, lease_owner="worker-host-1", lease_until=utc_micros() + 60_000_000))
+    env.http.cookies.clear()
+    assert (await sign_in(env.http, "m1")).status_code == 303
+    page = (await env.http.get(f"/requests/{request_id}")).text
+    claimed = re.search(r'<li id="tl-claimed">(.*?)</li>', page, re.S)
+    assert claimed and claimed.group(1) == "being processed, attempt 2 (register #3)"

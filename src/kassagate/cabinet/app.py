@@ -1,3 +1,4 @@
+# Over 400 lines: one class holds the page handlers, which share its session, scope and rendering plumbing.
 """The cabinet's ASGI app, mounted by ``kassagate serve`` under ``/cabinet``.
 
 Server-rendered Jinja2 pages; htmx (a static file) refreshes pending rows of the requests

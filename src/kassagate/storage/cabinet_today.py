@@ -52,20 +52,26 @@ class TodayCounts:
         self._seen: deque[tuple[int, int]] = deque(maxlen=64)  # (µs, the largest id then)
         self._lock = asyncio.Lock()
 
-    async def _settled_id(self, conn: Any, now: int, day_id: int) -> int:
-        """An id below which every request is committed, as recent as cheaply known."""
+    async def _settled_id(self, conn: Any, now: int, day_id: int, wanted: list[str]) -> int:
+        """An id below which every request is committed, as recent as cheaply known: the
+        largest id seen at a view :data:`SETTLE` to :data:`RECENT` ago; else where the
+        kept counts stand, when few requests came since; else (the first view, or none for
+        a minute) the first id of the last minute, by binary search."""
         from kassagate.storage.cabinet import first_id_at
 
-        largest = (await conn.execute(select(func.max(requests.c.id)))).scalar()
+        largest = int((await conn.execute(select(func.max(requests.c.id)))).scalar() or 0)
         old = [seen for at, seen in self._seen if now - RECENT <= at <= now - SETTLE]
-        self._seen.append((now, int(largest or 0)))
+        self._seen.append((now, largest))
         if old:
             return max(day_id, max(old) + 1)
+        kept = [self._kept[k].through_id for k in wanted if k in self._kept]
+        if len(kept) == len(wanted) and kept and largest - min(kept) <= GROUPED_SPAN:
+            return max(day_id, min(kept))
         return max(day_id, await first_id_at(self.db, now - RECENT, margin=0))
 
     async def counts(self, kassaids: Iterable[str], *, today_from: int, now: int) -> dict[str, int]:
         """``{kassaid: receipts accepted since today_from}`` (µs), each at most :data:`TODAY_CAP`."""
-        from kassagate.storage.cabinet import first_id_at
+        from kassagate.storage.cabinet import first_id_at, reading
 
         wanted = sorted(set(kassaids))
         async with self._lock:
@@ -73,8 +79,8 @@ class TodayCounts:
                 self._day = (today_from, await first_id_at(self.db, today_from, margin=0))
                 self._kept.clear()
             day_id = self._day[1]
-            async with self.db.engine.connect() as conn:
-                settled_id = await self._settled_id(conn, now, day_id)
+            async with reading(self.db) as conn:
+                settled_id = await self._settled_id(conn, now, day_id, wanted)
 
                 async def count(kassaid: str, from_id: int, to_id: int | None, limit: int) -> int:
                     conds = [requests.c.kassaid == kassaid, requests.c.id >= from_id]
@@ -94,7 +100,11 @@ class TodayCounts:
                 by_start: dict[int, list[str]] = {}
                 for kassaid in wanted:
                     kept = self._kept.setdefault(kassaid, _Kept(today_from, day_id, 0))
-                    if settled_id > kept.through_id and kept.count < TODAY_CAP:
+                    if settled_id <= kept.through_id:
+                        continue
+                    if kept.count >= TODAY_CAP:
+                        kept.through_id = settled_id
+                    else:
                         by_start.setdefault(kept.through_id, []).append(kassaid)
                 for start, names in by_start.items():
                     if settled_id - start <= GROUPED_SPAN:
@@ -105,5 +115,11 @@ class TodayCounts:
                         kept = self._kept[k]
                         kept.count = min(TODAY_CAP, kept.count + added.get(k, 0))
                         kept.through_id = settled_id
-                fresh = await grouped(wanted, settled_id, None)
+                # and the requests since, counted afresh (every kassa from where its count stands)
+                fresh: dict[str, int] = {}
+                by_through: dict[int, list[str]] = {}
+                for kassaid in wanted:
+                    by_through.setdefault(self._kept[kassaid].through_id, []).append(kassaid)
+                for start, names in by_through.items():
+                    fresh.update(await grouped(names, start, None))
             return {k: min(TODAY_CAP, self._kept[k].count + fresh.get(k, 0)) for k in wanted}

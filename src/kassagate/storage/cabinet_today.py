@@ -3,12 +3,13 @@
 A kassa's first count of the day reads the index (``kassaid``, ``id``) alone, from the
 first request accepted today (found by binary search over the primary key, see
 ``first_id_at``), and stops at :data:`TODAY_CAP`: up to ``TODAY_CAP`` index entries, about
-5 ms on PostgreSQL. So the counts are kept per process: what was stored by the time of an
-earlier view is counted once and remembered (the requests between two views, all kassas
-in one grouped statement), and only the newest requests, those stored since a view at
-least :data:`SETTLE` ago, are counted again at each view. Requests are numbered a few
-milliseconds before they are committed, so a request numbered below the largest id seen
-``SETTLE`` ago is already visible.
+5 ms on PostgreSQL. So the counts are kept per process, each up to a "settled" id below
+which every request is committed: the largest id seen at a view :data:`SETTLE` ago or
+longer (a request is numbered a few milliseconds before it is committed). A view brings
+the kept counts up to the newest settled id (the requests between, all kassas in one
+grouped statement) and counts the requests above it afresh. When no view is recent
+enough, the counts stay where they are if few requests came since, else the settled id
+is the first of the last minute (binary search). A view costs a handful of statements.
 """
 
 from __future__ import annotations

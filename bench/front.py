@@ -1,3 +1,4 @@
+# Over 400 lines: the ceiling, the load client, the server and the report of one benchmark, run as one file.
 """Front server throughput against the machine's own RSA ceiling, measured in one run.
 
 1. Ceiling: RSA-OAEP-SHA1 private decryptions per second with the default 4096-bit key on
@@ -15,9 +16,15 @@
    just before and after it, and the headline is the median of the rounds. A slice's rate
    counts the answers from 0.5 s after its start to its end, with every connection busy.
 
-The last line is the headline: accepted/s as a fraction of the ceiling.
+4. With ``--cabinet-clients N``, the server serves the cabinet too (as ``kassagate serve``
+   does) and each round has two load slices, one with no cabinet user and one with N
+   operators' browsers asking for the requests page once a second
+   (``bench/cabinet_clients.py``), in alternating order, each between two ceiling slices.
 
-    .venv/bin/python bench/front.py [--rounds 5] [--seconds 3] [--ceiling-seconds 1.5]
+The last line is the headline: accepted/s as a fraction of the ceiling (with cabinet
+clients: both fractions and their quotient).
+
+    .venv/bin/python bench/front.py [--rounds 5] [--seconds 3] [--ceiling-seconds 1.5] [--cabinet-clients 4]
 """
 
 from __future__ import annotations
@@ -188,6 +195,7 @@ class Slice:
     accepted_at: list[float] = field(default_factory=list)
     t0: float = 0.0
     deadline: float = 0.0
+    cabinet_clients: int = 0
 
     def steady_rate(self, ramp: float) -> float:
         """Accepted answers per second between ``t0 + ramp`` and the deadline: the server's
@@ -264,13 +272,24 @@ def _count(out: Slice) -> Callable[[bytes], None]:
     return on_answer
 
 
-async def load(host: str, port: int, queue: list[bytes], connections: int, seconds: float) -> Slice:
+async def load(host: str, port: int, queue: list[bytes], connections: int, seconds: float,
+               cabinet: tuple[Any, int, Any] | None = None) -> Slice:
     """Send from ``queue`` (popped from the end) over ``connections`` keep-alive
-    connections for ``seconds``; requests in flight at the deadline are answered too."""
+    connections for ``seconds``; requests in flight at the deadline are answered too.
+    ``cabinet``: (session cookies, clients, ``cabinet_clients.Polls``) to poll the
+    cabinet's requests page meanwhile."""
     out = Slice(t0=time.perf_counter())
     out.deadline = out.t0 + seconds
     on_answer = _count(out)
-    await asyncio.gather(*(connect(host, port, queue, out.deadline, on_answer) for _ in range(connections)))
+    pollers = []
+    if cabinet is not None:
+        import cabinet_clients
+
+        cookies, clients, polls = cabinet
+        pollers = [cabinet_clients.poll(f"http://{host}:{port}", cookies, out.deadline, i / clients, polls)
+                   for i in range(clients)]
+    await asyncio.gather(*(connect(host, port, queue, out.deadline, on_answer) for _ in range(connections)),
+                         *pollers)
     if not queue:
         raise SystemExit("ran out of pre-built requests: build more")
     return out
@@ -279,10 +298,12 @@ async def load(host: str, port: int, queue: list[bytes], connections: int, secon
 # ----------------------------------------------------------------------------- server
 
 
-def serve(data_dir: str, port: int) -> None:
+def serve(data_dir: str, port: int, cabinet: bool) -> None:
     import uvicorn
     import uvloop
+    from starlette.routing import Mount
 
+    from kassagate.cabinet.app import PREFIX, create_cabinet_app
     from kassagate.config import load_settings
     from kassagate.front.app import create_front_app
     from kassagate.front.context import FrontContext
@@ -292,7 +313,9 @@ def serve(data_dir: str, port: int) -> None:
         settings = load_settings(data_dir=data_dir, port=port)
         configure_logging(settings.log_level, settings.log_format)
         ctx = await FrontContext.open(settings)
-        config = uvicorn.Config(create_front_app(ctx, close_on_shutdown=True), host="127.0.0.1", port=port,
+        mounts = [Mount(PREFIX, create_cabinet_app(ctx.db, settings))] if cabinet else []
+        config = uvicorn.Config(create_front_app(ctx, close_on_shutdown=True, mounts=mounts), host="127.0.0.1",
+                                port=port,
                                 log_level="warning", access_log=False, lifespan="on", backlog=4096,
                                 loop="none", http="httptools")
         await uvicorn.Server(config).serve()
@@ -313,10 +336,12 @@ def main() -> None:
     ap.add_argument("--ceiling-seconds", type=float, default=1.5, help="length of each ceiling slice")
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--bits", type=int, default=4096, choices=(2048, 3072, 4096))
-    ap.add_argument("--serve", nargs=2, metavar=("DATA_DIR", "PORT"), help=argparse.SUPPRESS)
+    ap.add_argument("--cabinet-clients", type=int, default=0,
+                    help="also run every round with this many operators polling the cabinet's requests page")
+    ap.add_argument("--serve", nargs=3, metavar=("DATA_DIR", "PORT", "CABINET"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
-        serve(args.serve[0], int(args.serve[1]))
+        serve(args.serve[0], int(args.serve[1]), args.serve[2] == "1")
         return
 
     import statistics
@@ -335,10 +360,15 @@ def main() -> None:
                    KASSAGATE_LOG_LEVEL="INFO")
         subprocess.run([sys.executable, "-m", "kassagate", "kassa", "add", KASSAID, "--token", "-"],
                        input=TOKEN + "\n", text=True, env=env, check=True, capture_output=True)
+        clients = args.cabinet_clients
+        if clients:
+            import cabinet_clients
+
+            cabinet_clients.add_operator(env)
         port = free_port()
         with open(os.path.join(tmp, "server.log"), "wb") as server_log:
-            server = subprocess.Popen([sys.executable, __file__, "--serve", tmp, str(port)], env=env,
-                                      stderr=server_log)
+            server = subprocess.Popen([sys.executable, __file__, "--serve", tmp, str(port), "1" if clients else "0"],
+                                      env=env, stderr=server_log)
         try:
             url = f"http://127.0.0.1:{port}"
             deadline = time.time() + 120
@@ -350,18 +380,25 @@ def main() -> None:
                     if time.time() > deadline or server.poll() is not None:
                         raise SystemExit("the front server did not start") from None
                     time.sleep(0.2)
-            count = int(ceilings[0] / 2 * args.seconds * args.rounds * 1.5) + 100
+            kinds = [0, clients] if clients else [0]
+            count = int(ceilings[0] / 2 * args.seconds * args.rounds * len(kinds) * 1.5) + 100
             print(f"building {count} encrypted requests ...", flush=True)
             queue = build_requests(keys, count, "127.0.0.1", port)
             uvloop.run(load("127.0.0.1", port, queue, args.connections, 1.0))  # warm up
+            cookies = cabinet_clients.sign_in(url) if clients else None
+            polls = cabinet_clients.Polls() if clients else None
             cpu_used, accepted_total = 0.0, 0
-            for _ in range(args.rounds):
-                server_cpu0, client_cpu0 = tree_cpu(server.pid), time.process_time()
-                piece = uvloop.run(load("127.0.0.1", port, queue, args.connections, args.seconds))
-                cpu_used += tree_cpu(server.pid) - server_cpu0 + time.process_time() - client_cpu0
-                accepted_total += piece.codes.get("800", 0)
-                slices.append(piece)
-                ceilings.append(rsa_now.measure(args.ceiling_seconds))
+            for r in range(args.rounds):
+                for n in kinds if r % 2 == 0 else kinds[::-1]:
+                    server_cpu0, client_cpu0 = tree_cpu(server.pid), time.process_time()
+                    cabinet = (cookies, n, polls) if n else None
+                    piece = uvloop.run(load("127.0.0.1", port, queue, args.connections, args.seconds, cabinet))
+                    piece.cabinet_clients = n
+                    if n == 0:
+                        cpu_used += tree_cpu(server.pid) - server_cpu0 + time.process_time() - client_cpu0
+                        accepted_total += piece.codes.get("800", 0)
+                    slices.append(piece)
+                    ceilings.append(rsa_now.measure(args.ceiling_seconds))
         finally:
             server.terminate()
             server.wait(30)
@@ -379,21 +416,33 @@ def main() -> None:
     if stored != sent or set(codes) != {"800"}:
         raise SystemExit("not every request was accepted and stored")
     ramp = min(0.5, args.seconds / 4)
-    ratios = []
-    print(f"{args.rounds} rounds: a load slice of {args.seconds:g} s ({args.connections} connections; accepted/s "
-          f"counted from {ramp:g} s after its start to its end) between two ceiling slices of "
+    ratios: dict[int, list[float]] = {n: [] for n in kinds}
+    print(f"{args.rounds} rounds: {len(kinds)} load slice(s) of {args.seconds:g} s ({args.connections} connections; "
+          f"accepted/s counted from {ramp:g} s after its start to its end), each between two ceiling slices of "
           f"{args.ceiling_seconds:g} s (decryptions/s on all cores, mean of both, halved: two per request)")
     for i, piece in enumerate(slices):
         ceiling = (ceilings[i] + ceilings[i + 1]) / 4
         rate = piece.steady_rate(ramp)
-        ratios.append(rate / ceiling)
-        print(f"  round {i + 1}: accepted {rate:.0f}/s, ceiling {ceiling:.0f}/s, ratio {rate / ceiling:.2f}")
+        ratios[piece.cabinet_clients].append(rate / ceiling)
+        print(f"  round {i // len(kinds) + 1}, {piece.cabinet_clients} cabinet clients: accepted {rate:.0f}/s, "
+              f"ceiling {ceiling:.0f}/s, ratio {rate / ceiling:.2f}")
     per_request = cpu_used / max(accepted_total, 1)
     t_dec = sum(CPU_PER_DECRYPTION) / len(CPU_PER_DECRYPTION)
     print(f"CPU per accepted request (server, crypto workers, load client): {per_request * 1000:.2f} ms; "
           f"per RSA decryption: {t_dec * 1000:.2f} ms")
     print(f"load-independent ratio (2 decryptions' CPU / a request's CPU): {2 * t_dec / per_request:.2f}")
-    print(f"ratio accepted/ceiling (median of the {args.rounds} rounds): {statistics.median(ratios):.2f}")
+    if clients:
+        assert polls is not None
+        print(f"cabinet, {clients} clients asking for the requests page every second: {polls.describe()}")
+        if polls.failed or not polls.seconds:
+            raise SystemExit("the cabinet's requests page did not answer 200")
+        without, with_ = statistics.median(ratios[0]), statistics.median(ratios[clients])
+        spread = max(ratios[0]) - min(ratios[0])
+        print(f"ratio accepted/ceiling (medians of the {args.rounds} rounds): {without:.2f} with no cabinet client, "
+              f"{with_:.2f} with {clients}; with/without {with_ / without:.2f} (spread of the ratio without: "
+              f"{spread:.2f})")
+        return
+    print(f"ratio accepted/ceiling (median of the {args.rounds} rounds): {statistics.median(ratios[0]):.2f}")
 
 
 if __name__ == "__main__":

@@ -42,20 +42,12 @@ async def ensure_demo(ctx: FrontContext, settings: Settings) -> tuple[str, str]:
         )
         return DEMO_KASSAID, ""
     if not exists:
-        from kassagate.cli.accounts import _add_kassa
+        from kassagate.front.keys import load_or_create_token_key
+        from kassagate.provisioning import Provisioning
 
         token = secrets.token_urlsafe(24)
-        await _add_kassa(
-            settings,
-            DEMO_KASSAID,
-            token,
-            type_="standard",
-            debug=False,
-            activated=True,
-            cluster=None,
-            kkt="virtual",
-            merchant_id=None,
-        )
+        token_key = await asyncio.to_thread(load_or_create_token_key, Path(settings.data_dir))
+        await Provisioning(ctx.accounts.db, Path(settings.data_dir), token_key).add_kassa(DEMO_KASSAID, token)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             json.dump({"kassaid": DEMO_KASSAID, "token": token}, f)

@@ -1,13 +1,15 @@
+# Over 400 lines: one class holds the page handlers, which share its session, scope and rendering plumbing.
 """The cabinet's ASGI app, mounted by ``kassagate serve`` under ``/cabinet``.
 
 Server-rendered Jinja2 pages; htmx (a static file) refreshes pending rows of the requests
-list. Reads go through ``kassagate.storage.cabinet``; creating a kassa goes through the
-same code as ``kassagate kassa add``. What a page may show is in ``docs/cabinet.md``.
+list. Reads go through ``kassagate.storage.cabinet``; kassas, clusters and tokens are
+made by ``kassagate.provisioning``, as by ``kassagate kassa add``. What a page may show is in ``docs/cabinet.md``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import itertools
 import logging
@@ -30,12 +32,14 @@ from starlette.staticfiles import StaticFiles
 
 from kassagate.cabinet import auth, health, i18n
 from kassagate.config import Settings
+from kassagate.core.states import AccountType
 from kassagate.core.tables import VAT_RATES
 from kassagate.front.keys import load_or_create_token_key
 from kassagate.front.qr_png import qr_png_data_uri
+from kassagate.provisioning import DuplicateError, Provisioning
 from kassagate.storage import cabinet as q
+from kassagate.storage.cabinet_today import TodayCounts
 from kassagate.storage.db import Database
-from kassagate.storage.repos import Accounts, DuplicateError
 from kassagate.storage.tokens import new_token
 from kassagate.storage.users import User, Users
 
@@ -130,7 +134,11 @@ class Cabinet:
         self.faults = faults
         self.settings = settings
         self.users = Users(db)
-        self.accounts = Accounts(db, load_or_create_token_key(Path(settings.data_dir)))
+        self.provisioning = Provisioning(db, Path(settings.data_dir), load_or_create_token_key(Path(settings.data_dir)))
+        self.accounts = self.provisioning.accounts
+        #: "Receipts today" per kassa, kept between views of the kassas page.
+        self.today = TodayCounts(db)
+        self._warming: asyncio.Task[Any] | None = None
         self.sessions = sessions or auth.Sessions(auth.load_secret(settings.data_dir), clock=clock)
         self.throttle = throttle or auth.Throttle()
         self.clock = clock
@@ -141,11 +149,14 @@ class Cabinet:
             undefined=jinja2.StrictUndefined,
         )
         self.env.filters.update(money=money, when=when, mask=mask_contact)
-        self.env.globals.update(base=PREFIX, vat_names={code: r.name for code, r in VAT_RATES.items()})
+        self.env.globals.update(base=PREFIX, vat_names={code: r.name for code, r in VAT_RATES.items()},
+                                block_days=health.BLOCK_DAYS)
 
     # -- plumbing
 
     async def visit(self, request: Request) -> Visit:
+        if self._warming is None:
+            self._warming = asyncio.create_task(self._warm())
         session = self.sessions.load(request.cookies.get(auth.SESSION_COOKIE))
         fresh = session is None
         user: User | None = None
@@ -157,6 +168,19 @@ class Cabinet:
             session = self.sessions.new()
         lang = i18n.pick_language(request.cookies.get(i18n.LANG_COOKIE), request.headers.get("accept-language"))
         return Visit(request, session, user, lang, fresh)
+
+    def _today_from(self) -> int:
+        today = dt.datetime.fromtimestamp(self.clock(), dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        return int(today.timestamp() * 1_000_000)
+
+    async def _warm(self) -> None:
+        """Count today's receipts of every kassa once, in the background of the first page
+        asked after a start, so that the kassas page finds the counts kept."""
+        try:
+            kassaids = await q.all_kassaids(self.db)
+            await self.today.counts(kassaids, today_from=self._today_from(), now=int(self.clock() * 1_000_000))
+        except Exception as exc:  # the page counts for itself then
+            log.warning("cabinet: counting today's receipts failed (%s)", type(exc).__name__)
 
     def _finish(self, visit: Visit, response: Response) -> Response:
         response.headers.update(_SECURITY_HEADERS)
@@ -377,7 +401,7 @@ class Cabinet:
         qr_img = qr_png_data_uri(row["qr"]) if row.get("qr") else None
         return self.page(
             visit, "request.html", r=self._summary(row), row=row, receipt=receipt, oplata=oplata,
-            contact=contact, events=events, callback=callback, qr_img=qr_img,
+            contact=contact, events=events, callback=callback, qr_img=qr_img, now=int(self.clock() * 1_000_000),
             itog=receipt.get("itog_arr") if isinstance(receipt.get("itog_arr"), dict) else {},
         )
 
@@ -412,8 +436,8 @@ class Cabinet:
             return away
         assert visit.user is not None
         kassaids = await self.scope(visit)
-        today = dt.datetime.fromtimestamp(self.clock(), dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        rows = await q.list_kassas(self.db, kassaids, today_from=int(today.timestamp() * 1_000_000))
+        rows = await q.list_kassas(self.db, kassaids, today_from=self._today_from(), counts=self.today,
+                                   now=int(self.clock() * 1_000_000))
         cluster_rows = await q.list_clusters(self.db, kassaids, visit.user.clusters)
         return self.page(visit, "kassas.html", 201 if created else (400 if error else 200), rows=rows,
                          clusters=cluster_rows, created=created, error=error, done=done)
@@ -432,12 +456,9 @@ class Cabinet:
         if not _ID_RE.fullmatch(kassaid):
             return await self.kassas_page(request, error=visit.t["bad_kassaid"])
         token = new_token()
-        from kassagate.cli.accounts import _add_kassa
-
         try:
-            await _add_kassa(
-                self.settings, kassaid, token, type_="vending" if form.get("type") == "vending" else "standard",
-                debug=form.get("debug") == "on", activated=True, cluster=None, kkt="virtual", merchant_id=None,
+            await self.provisioning.add_kassa(
+                kassaid, token, type_=_account_type(form), debug=form.get("debug") == "on"
             )
         except DuplicateError:
             return await self.kassas_page(request, error=visit.t["kassa_exists"])
@@ -460,9 +481,7 @@ class Cabinet:
             return await self.kassas_page(request, error=visit.t["bad_kassaid"])
         token = new_token()
         try:
-            await self.accounts.add_cluster(
-                cluster_id, token=token, type="vending" if form.get("type") == "vending" else "standard"
-            )
+            await self.provisioning.add_cluster(cluster_id, token, type_=_account_type(form))
         except DuplicateError:
             return await self.kassas_page(request, error=visit.t["cluster_exists"])
         if not visit.user.is_operator:
@@ -486,8 +505,7 @@ class Cabinet:
             return self.refused(visit)
         action = form.get("action", "")
         if action == "rotate":
-            token = new_token()
-            await self.accounts.set_token("cluster", cluster_id, token)
+            token = await self.provisioning.rotate_token("cluster", cluster_id)
             log.info("cabinet: cluster %s token rotated by user #%d", cluster_id, visit.user.id)
             return await self.kassas_page(request, created=("cluster", cluster_id, token))
         if action not in ("activate", "deactivate"):
@@ -519,8 +537,7 @@ class Cabinet:
             "debug_off": {"debug": False},
         }.get(action, {})
         if action == "rotate":
-            token = new_token()
-            await self.accounts.set_token("kassa", kassaid, token)
+            token = await self.provisioning.rotate_token("kassa", kassaid)
             log.info("cabinet: kassa %s token rotated by user #%d", kassaid, visit.user.id)
             return await self.kassas_page(request, created=("kassa", kassaid, token))
         if action == "attach":
@@ -596,18 +613,27 @@ class Cabinet:
         return self.page(visit, "journal.html", kkt=kkt, entries=entries[:JOURNAL_PAGE], page=page, more=more)
 
 
+def _account_type(form: dict[str, str]) -> str:
+    return AccountType.VENDING if form.get("type") == AccountType.VENDING else AccountType.STANDARD
+
+
 def _journal_page(path: Path, page: int) -> list[dict[str, Any]]:
     from kassagate.cashbox.virtual import read_journal
 
     start = (page - 1) * JOURNAL_PAGE
     keep = ("fd", "type", "docNumber", "amount", "time", "fiscalSign")
-    it = read_journal(path)
+    it = read_journal(path, offsets=True)  # time: the register's local time with its UTC offset
     try:
-        return [{k: e.get(k) for k in keep} for e in itertools.islice(it, start, start + JOURNAL_PAGE + 1)]
+        entries = [{k: e.get(k) for k in keep} for e in itertools.islice(it, start, start + JOURNAL_PAGE + 1)]
     finally:
         close = getattr(it, "close", None)
         if close is not None:
             close()
+    for e in entries:
+        if isinstance(e["time"], str):
+            with contextlib.suppress(ValueError):
+                e["time"] = dt.datetime.fromisoformat(e["time"]).isoformat(sep=" ")
+    return entries
 
 
 def create_cabinet_app(db: Database, settings: Settings, **kwargs: Any) -> Starlette:

@@ -1,7 +1,9 @@
 """A register's health for the registers page: its ``/get_info`` (a virtual register's
 read from its journal, a remote one over HTTP within :data:`TIMEOUT` seconds), and the
 warnings a person must act on: an FN that refuses documents (full, broken, or blocked by
-the 30-day rule for unsent documents), filled to 90 %, or expiring within 30 days."""
+the 30-day rule for unsent documents), filled to 90 %, expiring within 30 days, or
+holding a document the OFD has not acknowledged for :data:`UNSENT_WARNING_DAYS` days (the
+drive blocks receipts when that document is 30 days old)."""
 
 from __future__ import annotations
 
@@ -14,12 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from kassagate.cashbox.client import CashboxClient, HttpTransport, RegisterInfo, RegisterUnreachable
+from kassagate.core.register.clock import DEFAULT_ZONE_NAME, parse_time
+from kassagate.core.tables import OFD_MAX_UNSENT_AGE
 
 log = logging.getLogger("kassagate.cabinet")
 
 TIMEOUT = 2.0
 FILL_WARNING = 90.0
 EXPIRY_WARNING_DAYS = 30
+#: Warn when the oldest document not acknowledged by the OFD is this old (the FN blocks at 30 days).
+UNSENT_WARNING_DAYS = 25
+BLOCK_DAYS = OFD_MAX_UNSENT_AGE.days
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +35,8 @@ class Health:
     info: RegisterInfo | None = None
     warnings: tuple[str, ...] = field(default=())
     shift_hours: float | None = None
+    #: How long ago the oldest document not acknowledged by the OFD was made (days).
+    unsent_days: float | None = None
 
 
 async def _virtual_info(path: Path) -> RegisterInfo:
@@ -48,8 +57,9 @@ async def _remote_info(url: str, merchant_id: str) -> RegisterInfo:
         await transport.aclose()
 
 
-def warnings_of(info: RegisterInfo, today: dt.date) -> tuple[str, ...]:
-    """Message keys (``kassagate.cabinet.i18n``) of what needs attention."""
+def warnings_of(info: RegisterInfo, today: dt.date, now: dt.datetime | None = None) -> tuple[str, ...]:
+    """Message keys (``kassagate.cabinet.i18n``) of what needs attention; the unsent
+    documents' age is looked at when ``now`` is given."""
     out: list[str] = []
     if info.fn_state not in ("ok", ""):
         out.append("warn_fn")
@@ -62,7 +72,35 @@ def warnings_of(info: RegisterInfo, today: dt.date) -> tuple[str, ...]:
             expiry = None
         if expiry is not None and (expiry - today).days <= EXPIRY_WARNING_DAYS:
             out.append("warn_expiry")
+    if now is not None and info.fn_state != "blocked":
+        age = unsent_days(info, now)
+        if age is not None and age >= UNSENT_WARNING_DAYS:
+            out.append("warn_unsent")
     return tuple(out)
+
+
+def _register_time(info: RegisterInfo, text: object) -> dt.datetime | None:
+    """A time the register gave (its local time, no offset) in its ``timezone``, Moscow
+    when it does not say; ``None`` when absent, malformed or in an unknown zone."""
+    zone = info.raw.get("timezone") if isinstance(info.raw, dict) else None
+    try:
+        tz = zoneinfo.ZoneInfo(zone if isinstance(zone, str) else DEFAULT_ZONE_NAME)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
+    if isinstance(text, str) and "T" in text:
+        text = text.replace("T", " ")
+    return parse_time(text if isinstance(text, str) else None, tz)
+
+
+def unsent_days(info: RegisterInfo, now: dt.datetime) -> float | None:
+    """The age in days of the oldest document the OFD has not acknowledged (the register's
+    ``/get_info`` ``oldestUnsentAt``), ``None`` when every document is acknowledged."""
+    if not info.unsent_count:
+        return None
+    oldest = _register_time(info, info.raw.get("oldestUnsentAt") if isinstance(info.raw, dict) else None)
+    if oldest is None:
+        return None
+    return max(0.0, (now - oldest).total_seconds() / 86400)
 
 
 def shift_hours(info: RegisterInfo, now: dt.datetime) -> float | None:
@@ -70,12 +108,8 @@ def shift_hours(info: RegisterInfo, now: dt.datetime) -> float | None:
     zone, in its ``timezone`` (Moscow when it does not say)."""
     if not info.is_shift_open or not info.shift_open_at:
         return None
-    try:
-        opened = dt.datetime.fromisoformat(info.shift_open_at)
-        if opened.tzinfo is None:
-            zone = info.raw.get("timezone") if isinstance(info.raw, dict) else None
-            opened = opened.replace(tzinfo=zoneinfo.ZoneInfo(zone if isinstance(zone, str) else "Europe/Moscow"))
-    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+    opened = _register_time(info, info.shift_open_at)
+    if opened is None:
         return None
     return round((now - opened).total_seconds() / 3600, 1)
 
@@ -100,6 +134,5 @@ async def health(
     if not info.ok:
         return Health(reachable=True, info=None, warnings=("warn_info",))
     now = dt.datetime.now(dt.UTC)
-    return Health(
-        reachable=True, info=info, warnings=warnings_of(info, now.date()), shift_hours=shift_hours(info, now)
-    )
+    return Health(reachable=True, info=info, warnings=warnings_of(info, now.date(), now),
+                  shift_hours=shift_hours(info, now), unsent_days=unsent_days(info, now))

@@ -5,7 +5,8 @@ data dir); a running server sees a change within a second. Without ``--token`` a
 with 192 random bits is generated and printed once; a token given as ``-`` is read from
 the standard input, so that it never shows in the process list. A token given by hand has
 at least 16 characters. Tokens are stored as HMACs under the token key of the data dir
-(``keys/token_key``, see ``storage/tokens.py``).
+(``keys/token_key``, see ``storage/tokens.py``). The accounts are made by
+``kassagate.provisioning``, the service the cabinet and ``serve --demo`` use too.
 """
 
 from __future__ import annotations
@@ -81,120 +82,35 @@ def _check_id(what: str, value: str) -> None:
 
 
 def _check_type(value: str) -> None:
-    if value not in ("standard", "vending"):
+    from kassagate.core.states import ACCOUNT_TYPES
+
+    if value not in ACCOUNT_TYPES:
         raise _fail("--type must be standard or vending", 2)
 
 
 def _run(coro: Any) -> Any:
-    from kassagate.storage.repos import DuplicateError, NotFoundError
+    from kassagate.provisioning import DuplicateError, NotFoundError, ProvisioningError
 
     try:
         return asyncio.run(coro)
     except (DuplicateError, NotFoundError) as exc:
         raise _fail(str(exc)) from None
+    except ProvisioningError as exc:
+        raise _fail(str(exc), 2) from None
 
 
-async def _add_kassa(
-    settings: Settings,
-    kassaid: str,
-    token: str,
-    *,
-    type_: str,
-    debug: bool,
-    activated: bool,
-    cluster: str | None,
-    kkt: str,
-    merchant_id: str | None,
-) -> str:
-    from kassagate.storage.db import open_database
-    from kassagate.storage.repos import Accounts, DuplicateError, NotFoundError
+async def _add_kassa(settings: Settings, kassaid: str, token: str, **options: Any) -> str:
+    from kassagate.provisioning import Provisioning
 
-    db = await open_database(settings.effective_database_url)
-    try:
-        acc = Accounts(db, await asyncio.to_thread(_token_key, settings))
-        if await acc.get_kassa(kassaid) is not None:
-            raise DuplicateError(f"kassa {kassaid} already exists")
-        if cluster is not None and await acc.get_cluster(cluster) is None:
-            raise NotFoundError(f"no cluster {cluster}")
-        kkt_id: int | None = None
-        described = "no register"
-        if kkt in ("virtual", "unregistered"):
-            from kassagate.cashbox.virtual import create_register, new_merchant_id
-
-            kkt_id = await acc.add_kkt(kind="virtual", merchant_id=merchant_id or new_merchant_id())
-            rel = f"registers/kkt-{kkt_id}.sqlite3"
-            path = Path(settings.data_dir) / rel
-            try:
-                await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
-                kkt_row = await acc.get_kkt(kkt_id)
-                assert kkt_row is not None and kkt_row.merchant_id is not None
-                identity = await asyncio.to_thread(
-                    create_register, path, merchant_id=kkt_row.merchant_id, registered=kkt == "virtual"
-                )
-                await acc.update_kkt(
-                    kkt_id, journal_path=rel, fn_serial=identity.fn_serial, kkt_reg_number=identity.kkt_reg_number
-                )
-            except BaseException:
-                await acc.delete_kkt(kkt_id)
-                raise
-            described = (
-                f"virtual register #{kkt_id} at {rel}"
-                + (f" (FN {identity.fn_serial}, RN {identity.kkt_reg_number})" if identity.fn_serial else
-                   " (no fiscal registration)")
-            )
-        elif kkt != "none":
-            url = urllib.parse.urlsplit(kkt)
-            if url.scheme not in ("http", "https") or not url.netloc:
-                raise _fail("--kkt must be virtual, unregistered, none or an http(s):// URL", 2)
-            if not merchant_id:
-                raise _fail("--merchant-id is required with a register URL", 2)
-            identity, why = await _probe_remote(kkt, merchant_id)
-            kkt_id = await acc.add_kkt(kind="remote", url=kkt, merchant_id=merchant_id, **identity)
-            described = f"remote register #{kkt_id} at {url.scheme}://{url.netloc}"
-            if identity.get("fn_serial"):
-                described += f" (FN {identity['fn_serial']}, RN {identity['kkt_reg_number']})"
-            else:
-                described += (
-                    f" ({why}; until processing reads its registration, requests answer code 50)"
-                )
-        try:
-            await acc.add_kassa(
-                kassaid,
-                token=token,
-                type=type_,
-                activated=activated,
-                debug=debug,
-                kkt_id=kkt_id,
-                cluster_id=cluster,
-            )
-        except BaseException:
-            if kkt_id is not None:
-                await acc.delete_kkt(kkt_id)
-            raise
-        return described
-    finally:
-        await db.close()
+    async with Provisioning.open(settings) as service:
+        return (await service.add_kassa(kassaid, token, **options)).register
 
 
-async def _probe_remote(url: str, merchant_id: str) -> tuple[dict[str, Any], str]:
-    """The remote register's identity from its ``/get_info``, best effort (5 s)."""
-    from kassagate.cashbox.client import CashboxClient, HttpTransport, RegisterUnreachable
+async def _add_cluster(settings: Settings, cluster_id: str, token: str, type_: str, activated: bool) -> None:
+    from kassagate.provisioning import Provisioning
 
-    transport = HttpTransport(url, merchant_id, timeout=5.0)
-    try:
-        info = await CashboxClient(transport).get_info()
-    except RegisterUnreachable:
-        return {}, "not reachable now"
-    except Exception as exc:  # a register that answers nonsense must not stop the command
-        return {}, f"its get_info answer was unusable ({type(exc).__name__})"
-    finally:
-        await transport.aclose()
-    if not info.ok:
-        return {}, f"get_info answered code {info.code}"
-    if not info.fn_number or not info.kkt_reg_number:
-        return {}, "it has no fiscal registration"
-    state = info.fn_state if info.fn_state in ("ok", "full", "broken", "blocked") else "ok"
-    return {"fn_serial": info.fn_number, "kkt_reg_number": info.kkt_reg_number, "fn_state": state}, ""
+    async with Provisioning.open(settings) as service:
+        await service.add_cluster(cluster_id, token, type_=type_, activated=activated)
 
 
 @kassa_app.command("add")
@@ -218,6 +134,14 @@ def kassa_add(
     _check_type(type_)
     if cluster is not None:
         _check_id("--cluster", cluster)
+    from kassagate.provisioning import KKT_CHOICES
+
+    if kkt not in KKT_CHOICES:
+        url = urllib.parse.urlsplit(kkt)
+        if url.scheme not in ("http", "https") or not url.netloc:
+            raise _fail("--kkt must be virtual, unregistered, none or an http(s):// URL", 2)
+        if not merchant_id:
+            raise _fail("--merchant-id is required with a register URL", 2)
     secret, generated = _token(token)
     settings = _settings(data_dir)
     described = _run(
@@ -238,18 +162,6 @@ def kassa_add(
     typer.echo(f"kassa {kassaid} added ({', '.join(flags)}): {described}")
     if generated:
         typer.echo(f"token: {secret}")
-
-
-async def _add_cluster(settings: Settings, cluster_id: str, token: str, type_: str, activated: bool) -> None:
-    from kassagate.storage.db import open_database
-    from kassagate.storage.repos import Accounts
-
-    db = await open_database(settings.effective_database_url)
-    try:
-        acc = Accounts(db, await asyncio.to_thread(_token_key, settings))
-        await acc.add_cluster(cluster_id, token=token, type=type_, activated=activated)
-    finally:
-        await db.close()
 
 
 @cluster_app.command("add")

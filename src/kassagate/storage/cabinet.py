@@ -1,3 +1,4 @@
+# Over 400 lines: every read of the cabinet's pages, each short, kept together with the scope they share.
 """The cabinet's reads: requests newest first (keyset pagination), one request with its
 timeline, kassas, clusters, registers and the overview figures.
 
@@ -7,8 +8,9 @@ operator). A row outside that set is answered exactly as a row that does not exi
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
-from collections.abc import Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,10 +25,15 @@ from sqlalchemy import (
     or_,
     select,
     table,
+    text,
+    union_all,
     update,
 )
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kassagate.storage.db import Database
+from kassagate.core.states import RequestStatus
+from kassagate.storage.cabinet_today import TODAY_CAP, TodayCounts
+from kassagate.storage.db import Database, utc_micros
 from kassagate.storage.manage import requeue_failed_row
 from kassagate.storage.schema import clusters, kassas, kkts, request_events, requests
 from kassagate.storage.sqlite_thread import SqliteStatement, sqlite_statement
@@ -34,8 +41,6 @@ from kassagate.storage.sqlite_thread import SqliteStatement, sqlite_statement
 PAGE_SIZE = 50
 #: At most this many events of one request are shown (the newest are dropped beyond it).
 MAX_EVENTS = 200
-#: Receipts of a kassa today are counted up to this many.
-TODAY_CAP = 10_000
 #: Ids are 64-bit: a larger number in a URL names no row.
 MAX_ID = 2**63
 
@@ -134,7 +139,7 @@ async def first_id_at(db: Database, micros: int, *, margin: int = TIME_ORDER_MAR
     target = micros - margin
     if db.is_sqlite:
         return await db.sqlite_read(_first_id_sqlite, target)
-    async with db.engine.connect() as conn:
+    async with reading(db) as conn:
         first = (await conn.execute(_MIN_ID)).scalar()
         last = (await conn.execute(_MAX_ID)).scalar()
         lo, hi = (0, 0) if first is None or last is None else (int(first), int(last) + 1)
@@ -146,6 +151,19 @@ async def first_id_at(db: Database, micros: int, *, margin: int = TIME_ORDER_MAR
             else:
                 lo = int(row[0]) + 1
         return lo
+
+
+@contextlib.asynccontextmanager
+async def reading(db: Database) -> AsyncIterator[AsyncConnection]:
+    """A connection for the cabinet's reads. On PostgreSQL every statement is planned for
+    its values (``plan_cache_mode``): asyncpg prepares each statement, and after five runs
+    PostgreSQL may keep a plan made for no value in particular, such as walking the whole
+    primary key backwards for "the newest failed request of kassa $1" (seconds with a
+    million requests) where the values lead to the index of that kassa (a millisecond)."""
+    async with db.engine.connect() as conn:
+        if not db.is_sqlite:
+            await conn.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+        yield conn
 
 
 def _scope(kassaids: Collection[str] | None) -> Any:
@@ -184,7 +202,7 @@ async def list_requests(
     if after_id is not None:
         conds.append(requests.c.id > after_id)
     q = select(*_LIST_COLUMNS).where(and_(True, *conds)).order_by(requests.c.id.desc()).limit(limit)
-    async with db.engine.connect() as conn:
+    async with reading(db) as conn:
         return [dict(r) for r in (await conn.execute(q)).mappings()]
 
 
@@ -196,7 +214,7 @@ async def get_request(db: Database, kassaids: Collection[str] | None, request_id
     scope = _scope(kassaids)
     if scope is not None:
         conds.append(scope)
-    async with db.engine.connect() as conn:
+    async with reading(db) as conn:
         row = (await conn.execute(select(requests).where(*conds))).mappings().first()
     return None if row is None else dict(row)
 
@@ -209,7 +227,7 @@ async def request_events_of(db: Database, request_id: int, limit: int = MAX_EVEN
         .order_by(request_events.c.id)
         .limit(limit)
     )
-    async with db.engine.connect() as conn:
+    async with reading(db) as conn:
         return [dict(r) for r in (await conn.execute(q)).mappings()]
 
 
@@ -223,14 +241,23 @@ async def request_callback(db: Database, request_id: int) -> dict[str, Any] | No
         _callbacks.c.last_error,
         _callbacks.c.created_at,
     ).where(_callbacks.c.request_id == request_id)
-    async with db.engine.connect() as conn:
+    async with reading(db) as conn:
         row = (await conn.execute(q)).mappings().first()
     return None if row is None else dict(row)
 
 
-async def list_kassas(db: Database, kassaids: Collection[str] | None, *, today_from: int) -> list[dict[str, Any]]:
-    """Kassas with their register, receipts since ``today_from`` (µs) and last error.
-    Token hashes, callback secrets and the register's merchant ID are not read."""
+async def all_kassaids(db: Database) -> list[str]:
+    async with reading(db) as conn:
+        return [r[0] for r in (await conn.execute(select(kassas.c.kassaid).order_by(kassas.c.kassaid))).all()]
+
+
+async def list_kassas(
+    db: Database, kassaids: Collection[str] | None, *, today_from: int, counts: TodayCounts | None = None,
+    now: int | None = None,
+) -> list[dict[str, Any]]:
+    """Kassas with their register, receipts since ``today_from`` (µs; kept up by ``counts``
+    between views, see :mod:`kassagate.storage.cabinet_today`) and last error. Token
+    hashes, callback secrets and the register's merchant ID are not read."""
     q = select(
         kassas.c.kassaid,
         kassas.c.type,
@@ -247,29 +274,30 @@ async def list_kassas(db: Database, kassaids: Collection[str] | None, *, today_f
     if kassaids is not None:
         q = q.where(kassas.c.kassaid.in_(sorted(kassaids)))
     q = q.order_by(kassas.c.kassaid)
-    # From the index (kassaid, id) alone, bounded: a busy kassa shows "at least TODAY_CAP".
-    today_id = await first_id_at(db, today_from, margin=0)
-    async with db.engine.connect() as conn:
+    async with reading(db) as conn:
         rows = [dict(r) for r in (await conn.execute(q)).mappings()]
-        for r in rows:
-            mine = (
-                select(requests.c.id)
-                .where(requests.c.kassaid == r["kassaid"], requests.c.id >= today_id)
-                .limit(TODAY_CAP)
+    today = await (counts or TodayCounts(db)).counts(
+        (r["kassaid"] for r in rows), today_from=today_from, now=utc_micros() if now is None else now
+    )
+    # the newest failure of each kassa, 50 kassas to a statement (each part from the index (kassaid, status))
+    last: dict[str, dict[str, Any]] = {}
+    async with reading(db) as conn:
+        for at in range(0, len(rows), 50):
+            parts = [
+                select(requests.c.kassaid, requests.c.error_code, requests.c.error_text, requests.c.accepted_at)
+                .where(requests.c.kassaid == r["kassaid"], requests.c.status == RequestStatus.FAILED)
+                .order_by(requests.c.id.desc())
+                .limit(1)
                 .subquery()
-            )
-            today = select(func.count()).select_from(mine)
-            r["today"] = int((await conn.execute(today)).scalar_one())
-            r["today_capped"] = r["today"] >= TODAY_CAP
-            last = (
-                await conn.execute(
-                    select(requests.c.error_code, requests.c.error_text, requests.c.accepted_at)
-                    .where(requests.c.kassaid == r["kassaid"], requests.c.status == 2)
-                    .order_by(requests.c.id.desc())
-                    .limit(1)
-                )
-            ).mappings().first()
-            r["last_error"] = None if last is None else dict(last)
+                .select()
+                for r in rows[at : at + 50]
+            ]
+            for m in (await conn.execute(union_all(*parts))).mappings():
+                last[m["kassaid"]] = {k: m[k] for k in ("error_code", "error_text", "accepted_at")}
+    for r in rows:
+        r["today"] = today[r["kassaid"]]
+        r["today_capped"] = r["today"] >= TODAY_CAP
+        r["last_error"] = last.get(r["kassaid"])
     return rows
 
 
@@ -278,7 +306,7 @@ async def list_clusters(
 ) -> list[dict[str, Any]]:
     """Clusters with their attached kassas: all of them for an operator (``kassaids`` is
     ``None``), for a merchant those it ``owned`` and those of its kassas."""
-    async with db.engine.connect() as conn:
+    async with reading(db) as conn:
         rows = [
             dict(r)
             for r in (
@@ -309,7 +337,7 @@ async def list_registers(db: Database, kassaids: Collection[str] | None) -> list
         kkts.c.fn_state,
         kkts.c.updated_at,
     ).order_by(kkts.c.id)
-    async with db.engine.connect() as conn:
+    async with reading(db) as conn:
         rows = [dict(r) for r in (await conn.execute(q)).mappings()]
         q_bound = select(kassas.c.kkt_id, kassas.c.kassaid).where(kassas.c.kkt_id.is_not(None))
         bound = (await conn.execute(q_bound)).all()
@@ -338,13 +366,19 @@ async def overview(db: Database, kassaids: Collection[str] | None, *, now: int) 
 
     minute_ago = now - 60_000_000
     minute_id = await first_id_at(db, minute_ago)
-    async with db.engine.connect() as conn:
+    # the failures through the index (kassaid, status), kassa by kassa: no index leads to
+    # "failed" alone, and a scan of every request would read them all
+    failed_scope = requests.c.kassaid.in_(sorted(kassaids) if kassaids is not None else await all_kassaids(db))
+    async with reading(db) as conn:
         last_minute = (
             await conn.execute(count(requests.c.id >= minute_id, requests.c.accepted_at >= minute_ago))
         ).scalar_one()
-        pending = (await conn.execute(count(requests.c.status == 0))).scalar_one()
+        pending = (await conn.execute(count(requests.c.status == RequestStatus.PENDING))).scalar_one()
         failed = (
-            await conn.execute(count(requests.c.status == 2, requests.c.finished_at >= now - 3_600_000_000))
+            await conn.execute(
+                count(failed_scope, requests.c.status == RequestStatus.FAILED,
+                      requests.c.finished_at >= now - 3_600_000_000)
+            )
         ).scalar_one()
     return {"last_minute": int(last_minute), "pending": int(pending), "failed_hour": int(failed)}
 
@@ -355,7 +389,7 @@ async def register_endpoints(db: Database, kkt_ids: Collection[int]) -> dict[int
     if not kkt_ids:
         return {}
     q = select(kkts.c.id, kkts.c.url, kkts.c.merchant_id).where(kkts.c.id.in_(sorted(kkt_ids)))
-    async with db.engine.connect() as conn:
+    async with reading(db) as conn:
         return {int(i): (u, m) for i, u, m in (await conn.execute(q)).all()}
 
 

@@ -178,6 +178,9 @@ def test_sign_in_see_a_receipt_arrive_and_open_it(playwright_browser: Any, demo:
     assert answer.nuid in page.content()
     assert page.locator("#debug-banner").count() == 0
     assert "accepted" in page.locator("#timeline").inner_text()
+    # the happy path, derived from the request row (processing records no event for it)
+    assert re.fullmatch(r"\S+ \S+ UTC sent to register #\d+ and fiscalized \(attempts: 1\): FD \d+",
+                        page.locator("#tl-sent").inner_text())
     shot(page, demo, "request")
 
     page.goto(f"{demo.url}/cabinet/overview")
@@ -188,6 +191,8 @@ def test_sign_in_see_a_receipt_arrive_and_open_it(playwright_browser: Any, demo:
     page.locator("#registers a", has_text="Journal").first.click()
     page.wait_for_url(re.compile(r".*/journal$"))
     assert answer.nuid in page.locator("#journal").inner_text()
+    # times in the register's local time with its offset (the demo register keeps Moscow time)
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\+03:00", page.locator("#journal").inner_text())
     shot(page, demo, "journal")
     ctx.close()
 

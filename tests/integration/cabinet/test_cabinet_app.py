@@ -517,3 +517,110 @@ async def test_pending_rows_and_new_rows_refresh_themselves(env: Env) -> None:
         await conn.execute(text("UPDATE requests SET status = 1, fd_number = 42 WHERE id = :i"), {"i": fresh})
     row = (await env.http.get(f"/requests/{fresh}/row")).text
     assert "hx-get" not in row and ">42<" in row and "fiscalized" in row
+
+
+async def register_with_history(db: Database, data_dir: Path, kassaid: str, *, days_ago: float,
+                                timezone: str = "Europe/Moscow", ofd_down: bool = False) -> tuple[int, Path]:
+    """A virtual register made ``days_ago`` days ago (one sale then, the OFD down when it
+    was made if ``ofd_down``), bound to a new kassa; its id and journal."""
+    import zoneinfo
+
+    from kassagate.cashbox.virtual import VirtualRegister, create_register, set_fault
+
+    then = dt.datetime.now(zoneinfo.ZoneInfo(timezone)) - dt.timedelta(days=days_ago)
+    rel = f"registers/history-{kassaid}.sqlite3"
+    path = data_dir / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    identity = create_register(path, merchant_id=f"m-{kassaid}", now=then, timezone=timezone)
+    if ofd_down:
+        set_fault(path, ofd_down=True)
+    register = await VirtualRegister.open(path, clock=lambda: then)
+    try:
+        answer = await register.handle("sale", {
+            "amount": 100, "items": [{"itemName": "x", "itemQty": 1000, "itemAmount": 100}],
+            "payments": {"cashAmount": 100}, "docTime": then.strftime("%Y-%m-%d %H:%M:%S"), "docNumber": "N-1",
+        })
+    finally:
+        await register.close()
+    assert answer["code"] == 0, answer
+    acc = Accounts(db, load_or_create_token_key(data_dir))
+    kkt_id = await acc.add_kkt(kind="virtual", merchant_id=f"m-{kassaid}", journal_path=rel,
+                               fn_serial=identity.fn_serial, kkt_reg_number=identity.kkt_reg_number)
+    await acc.add_kassa(kassaid, token=f"secret-token-{kassaid}", kkt_id=kkt_id)
+    return kkt_id, path
+
+
+async def test_registers_warn_before_the_30_day_unsent_block(env: Env, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    near, _ = await register_with_history(env.db, data_dir, "811", days_ago=27, ofd_down=True)
+    young, _ = await register_with_history(env.db, data_dir, "812", days_ago=10, ofd_down=True)
+    sent, _ = await register_with_history(env.db, data_dir, "813", days_ago=27)
+    assert (await sign_in(env.http, "op")).status_code == 303
+    page = (await env.http.get("/registers")).text
+    rows = {k: re.search(rf'<tr id="kkt-{k}"([^>]*)>(.*?)</tr>', page, re.S) for k in (near, young, sent)}
+    assert all(rows.values())
+    near_row = rows[near].group(2)  # type: ignore[union-attr]
+    assert 'class="warn"' in rows[near].group(1)  # type: ignore[union-attr]
+    assert "A document has waited 27 days for the OFD: the fiscal drive blocks at 30 days" in near_row
+    assert "oldest 27 d" in near_row
+    for quiet in (young, sent):
+        assert "warn" not in rows[quiet].group(1) and "waited" not in rows[quiet].group(2)  # type: ignore[union-attr]
+    assert "oldest 10 d" in rows[young].group(2)  # type: ignore[union-attr]
+    assert "oldest" not in rows[sent].group(2)  # type: ignore[union-attr]
+    env.http.cookies.set("kg_lang", "ru")
+    ru = (await env.http.get("/registers")).text
+    assert "на 30-й день фискальный накопитель блокирует чеки" in ru
+
+
+async def test_the_journal_shows_times_with_the_registers_offset(env: Env, tmp_path: Path) -> None:
+    from kassagate.cashbox.virtual import read_journal
+
+    kkt_id, path = await register_with_history(env.db, tmp_path / "data", "821", days_ago=1,
+                                               timezone="Asia/Vladivostok")
+    assert (await sign_in(env.http, "op")).status_code == 303
+    page = (await env.http.get(f"/registers/{kkt_id}/journal")).text
+    times = re.findall(r"<td>(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[+-]\d\d:\d\d)</td>", page)
+    local = [e["time"] for e in read_journal(path) if e.get("time")]
+    assert len(times) == len(local) >= 2
+    assert times == [f"{t}+10:00" for t in local]
+
+
+async def test_the_timeline_shows_the_happy_path_from_the_request_row(env: Env) -> None:
+    """Processing records no event on the happy path: the page derives the claim and the
+    register's answer from the request row."""
+    from sqlalchemy import update
+
+    from kassagate.storage.schema import request_events, requests
+
+    request_id = env.ids["501"]
+    now = utc_micros()
+    async with env.db.write_connection() as conn:
+        await conn.execute(update(requests).where(requests.c.id == request_id).values(
+            attempts=1, kkt_id=3, lease_owner="worker-host-1", lease_until=now + 60_000_000))
+    assert (await sign_in(env.http, "op")).status_code == 303
+    page = (await env.http.get(f"/requests/{request_id}")).text
+    claimed = re.search(r'<li id="tl-claimed">(.*?)</li>', page, re.S)
+    assert claimed and claimed.group(1) == "being processed, attempt 1 (register #3): worker worker-host-1"
+    assert 'id="tl-sent"' not in page
+
+    fiscal = 1_760_000_000_000_000
+    async with env.db.write_connection() as conn:
+        await conn.execute(update(requests).where(requests.c.id == request_id).values(
+            status=1, attempts=2, fd_number=41, fiscal_dt=fiscal, finished_at=fiscal + 5_000, lease_owner=None,
+            lease_until=None))
+        assert (await conn.execute(request_events.select())).first() is None
+    page = (await env.http.get(f"/requests/{request_id}")).text
+    sent = re.search(r'<li id="tl-sent">(.*?)</li>', page, re.S)
+    assert sent and " ".join(sent.group(1).split()) == (
+        "<time>2025-10-09 08:53:20 UTC</time> sent to register #3 and fiscalized (attempts: 2): FD 41"
+    )
+    assert 'id="tl-claimed"' not in page
+    # a merchant sees the same lines, without the worker's name
+    async with env.db.write_connection() as conn:
+        await conn.execute(update(requests).where(requests.c.id == request_id).values(
+            status=0, lease_owner="worker-host-1", lease_until=utc_micros() + 60_000_000))
+    env.http.cookies.clear()
+    assert (await sign_in(env.http, "m1")).status_code == 303
+    page = (await env.http.get(f"/requests/{request_id}")).text
+    claimed = re.search(r'<li id="tl-claimed">(.*?)</li>', page, re.S)
+    assert claimed and claimed.group(1) == "being processed, attempt 2 (register #3)"

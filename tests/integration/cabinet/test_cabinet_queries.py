@@ -6,6 +6,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import pytest
+
 from kassagate.storage import open_database
 from kassagate.storage.cabinet import TIME_ORDER_MARGIN, RequestFilter, first_id_at, list_kassas, list_requests
 from kassagate.storage.cabinet import overview as overview_of
@@ -68,5 +70,58 @@ async def test_time_bounds_find_exactly_the_requests_of_the_range(database_url: 
                 assert await first_id_at(empty, base) == 0
         finally:
             await empty.close()
+    finally:
+        await db.close()
+
+
+async def test_receipts_today_are_kept_up_between_views(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The counts kept between views equal a fresh count at every view: requests arriving
+    between views, a day's change, and a kassa reaching the cap."""
+    from kassagate.storage import cabinet_today
+    from kassagate.storage.cabinet_today import TodayCounts
+
+    db = await open_database(database_url)
+    try:
+        for k in ("1", "2", "3"):
+            await Accounts(db, b"k" * 32).add_kassa(k, token="t")
+        base = 1_700_000_000 * SECOND
+        day = base + 3600 * SECOND
+        writer = RequestWriter(db)
+        kept = TodayCounts(db)
+        clock = base
+        n = 0
+
+        async def add(count: int, kassaids: str = "12") -> None:
+            nonlocal n, clock
+            for _ in range(count):
+                clock += 2 * SECOND
+                await writer.insert(row(n, clock, kassaid=kassaids[n % len(kassaids)]))
+                n += 1
+
+        async def check(today_from: int) -> dict[str, int]:
+            got = await kept.counts(["1", "2", "3"], today_from=today_from, now=clock)
+            fresh = await TodayCounts(db).counts(["1", "2", "3"], today_from=today_from, now=clock)
+            assert got == fresh
+            return got
+
+        try:
+            await add(1800 + 100)  # an hour before the day starts, then some of the day
+            assert await check(day) == {"1": 50, "2": 51, "3": 0}  # the request at the day's start counts
+            for _ in range(8):  # views a few seconds apart, then a minute apart
+                await add(3)
+                await check(day)
+            await add(40)
+            assert sum((await check(day)).values()) == 101 + 24 + 40
+            next_day = day + 500 * SECOND
+            assert await check(next_day) == await TodayCounts(db).counts(["1", "2", "3"], today_from=next_day,
+                                                                          now=clock)
+            monkeypatch.setattr(cabinet_today, "TODAY_CAP", 30)
+            kept = TodayCounts(db)
+            await check(day)
+            await add(10, "3")
+            got = await check(day)
+            assert got["1"] == got["2"] == 30 and got["3"] == 10
+        finally:
+            await writer.close()
     finally:
         await db.close()

@@ -133,3 +133,29 @@ def test_shift_age_in_the_registers_zone() -> None:
     assert shift_hours(info(timezone="Mars/Olympus"), now) is None
     assert shift_hours(info(isShiftOpen=False), now) is None
     assert shift_hours(info(shiftOpenAt="yesterday"), now) is None
+
+
+def test_the_unsent_documents_age_warns_from_25_days() -> None:
+    import datetime as dt
+
+    from kassagate.cabinet.health import unsent_days, warnings_of
+    from kassagate.cashbox.client import RegisterInfo
+
+    now = dt.datetime(2026, 12, 3, 12, 0, tzinfo=dt.UTC)  # 15:00 in Moscow
+
+    def info(**kw: object) -> RegisterInfo:
+        raw = {"code": 0, "fnState": "ok", "fnFillPercent": 1.0, "fnExpiry": "2027-06-30", "unsentCount": 3, **kw}
+        return RegisterInfo.parse(raw)
+
+    today = now.date()
+    assert unsent_days(info(oldestUnsentAt="2026-11-08 15:00:00"), now) == 25.0
+    assert warnings_of(info(oldestUnsentAt="2026-11-08 15:00:00"), today, now) == ("warn_unsent",)
+    assert warnings_of(info(oldestUnsentAt="2026-11-08 15:00:01"), today, now) == ()
+    # the register's own zone: 15:00 in Vladivostok is 08:00 in Moscow, 7 hours older
+    assert unsent_days(info(oldestUnsentAt="2026-11-08 15:00:00", timezone="Asia/Vladivostok"), now) == 25 + 7 / 24
+    # a blocked drive already says so; nothing unsent, or no time given: no age
+    assert warnings_of(info(oldestUnsentAt="2026-10-01 00:00:00", fnState="blocked"), today, now) == ("warn_fn",)
+    assert unsent_days(info(oldestUnsentAt="2026-10-01 00:00:00", unsentCount=0), now) is None
+    assert unsent_days(info(oldestUnsentAt=None), now) is None
+    assert unsent_days(info(oldestUnsentAt="soon"), now) is None
+    assert warnings_of(info(oldestUnsentAt="2026-10-01 00:00:00"), today) == ()

@@ -21,16 +21,19 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 import msgspec
-from sqlalchemy.exc import SQLAlchemyError
 
 from kassagate.core.codes import FRONT_MESSAGES, FrontCode
 from kassagate.core.qr import build_qr
 from kassagate.core.receipt import Receipt, ReceiptError, parse_receipt
+from kassagate.core.states import RequestStatus
 from kassagate.core.tables import DEBUG_FD_NUMBER, DEBUG_FISCAL_SIGN, DEBUG_FN_SERIAL
 from kassagate.front import envelope
 from kassagate.front.backpressure import Gate, Refusal
 from kassagate.logs import current_trace
-from kassagate.storage.repos import Cluster, Kassa, StorageError, Stored
+from kassagate.processing.routing import Candidate, pick_at_intake
+from kassagate.storage.errors import StorageError
+from kassagate.storage.repos import Cluster, Kassa
+from kassagate.storage.requests import NewRequest, Stored
 
 log = logging.getLogger("kassagate.front.intake")
 
@@ -322,7 +325,7 @@ def check_vending_cluster(receipt: dict[str, Any], cluster_type: str) -> Answer 
 
 
 def check_receipt(obj: dict[str, Any], today: dt.date) -> Answer | Receipt:
-    """60 for any rule of front.md §4 / fiscal-rules.md; the text names the path."""
+    """60 for any receipt rule (``core/receipt``); the text names the path."""
     try:
         return parse_receipt(obj, today=today)
     except ReceiptError as exc:
@@ -344,14 +347,18 @@ def kassa_can_fiscalize(kassa: Kassa) -> bool:
 
 
 def pick_kassa(members: Sequence[Kassa], loads: dict[str, int], cluster_type: str) -> Kassa | None:
-    """The kassa of a cluster that takes the request: activated, bound to a registered KKT
-    whose FN is ok; of the cluster's type when one is; the least loaded (fewest pending
-    requests), then the lowest kassaid. None: code 200."""
-    healthy = [k for k in members if kassa_can_fiscalize(k)]
-    if not healthy:
-        return None
-    same_type = [k for k in healthy if k.type == cluster_type] or healthy
-    return min(same_type, key=lambda k: (loads.get(k.kassaid, 0), len(k.kassaid), k.kassaid))
+    """The kassa of a cluster that takes the request (``routing.pick_at_intake``: the
+    cluster's routing policy, with the fewest pending requests as the load). None: code 200."""
+    candidates = [
+        Candidate(
+            kassaid=k.kassaid, kassa_type=k.type, activated=k.activated, kkt_id=k.kkt_id,
+            registered=k.kkt is not None and k.kkt.registered, fn_state=k.kkt.fn_state if k.kkt else "ok",
+            load=loads.get(k.kassaid, 0),
+        )
+        for k in members
+    ]
+    route = pick_at_intake(candidates, cluster_type=cluster_type)
+    return next((k for k in members if k.kassaid == route.kassaid), None)
 
 
 def check_rid(layer2: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -388,7 +395,7 @@ class CryptoSource(Protocol):
 
 
 class RequestStore(Protocol):
-    async def insert(self, row: dict[str, Any]) -> Stored: ...
+    async def insert(self, request: NewRequest) -> Stored: ...
 
 
 class Handover(Protocol):
@@ -396,12 +403,12 @@ class Handover(Protocol):
 
     ``lease()`` before the store: ``(owner, lease_until_us)`` to store the request already
     claimed by this process's worker (as its claim would: under a lease, one attempt
-    counted), or None to leave it to the queue. ``accepted(request_id, row)`` after the
-    store: the row as stored; a request stored under the lease is the worker's to process
-    now, any other is claimed from the queue."""
+    counted), or None to leave it to the queue. ``accepted(request_id, request)`` after
+    the store: the request as stored; one stored under the lease is the worker's to
+    process now, any other is claimed from the queue."""
 
     def lease(self) -> tuple[str, int] | None: ...
-    def accepted(self, request_id: int, row: dict[str, Any]) -> None: ...
+    def accepted(self, request_id: int, request: NewRequest) -> None: ...
 
 
 def refused(refusal: Refusal) -> Answer:
@@ -416,7 +423,8 @@ def _trace_kassa(kassaid: str) -> None:
 
 
 def debug_fiscal_data(accepted_at: int, receipt: Receipt) -> dict[str, Any]:
-    """The fake fiscal data of a debug-mode request (front.md §6)."""
+    """The stored fields of a debug-mode request: its final status and fake fiscal data
+    (front.md §6)."""
     when = dt.datetime.fromtimestamp(accepted_at / 1_000_000, MSK)
     qr = build_qr(
         when=when,
@@ -427,7 +435,7 @@ def debug_fiscal_data(accepted_at: int, receipt: Receipt) -> dict[str, Any]:
         sign=int(receipt.itog_arr.priznak_rascheta),
     )
     return {
-        "status": 3,
+        "status": RequestStatus.DEBUG,
         "fiscal_dt": accepted_at,
         "fd_number": DEBUG_FD_NUMBER,
         "fiscal_sign": DEBUG_FISCAL_SIGN,
@@ -466,7 +474,7 @@ class Intake:
         """The answer to one request; never raises (80 with a correlation id instead)."""
         try:
             return await self._handle(mode, body, content_type)
-        except (StorageError, SQLAlchemyError, OSError, TimeoutError) as exc:
+        except (StorageError, OSError, TimeoutError) as exc:
             cid = uuid.uuid4().hex[:16]
             log.error("storage failure (correlation id %s): %s", cid, type(exc).__name__, exc_info=exc)
             return answer(FrontCode.STORE_FAILED, f"Correlation id: {cid}.")
@@ -570,45 +578,13 @@ class Intake:
         accepted_at = int(now * 1_000_000)
         nuid, qnuid = new_request_ids()
         receipt_json, receipt_hash = receipt.stored_form()
-        row: dict[str, Any] = {
-            "nuid": nuid,
-            "qnuid": qnuid,
-            "mode": "kassa" if cluster is None else "cluster",
-            "kassaid": kassa.kassaid,
-            "cluster_id": None if cluster is None else cluster.cluster_id,
-            "rid_scope": None,
-            "rid": None,
-            "receipt": receipt_json,
-            "receipt_hash": receipt_hash,
-            "check_type": int(receipt.itog_arr.priznak_rascheta),
-            "debug": kassa.debug,
-            "accepted_at": accepted_at,
-            "status": 0,
-            "error_code": None,
-            "error_text": None,
-            "attempts": 0,
-            "next_attempt_at": accepted_at,
-            "lease_owner": None,
-            "lease_until": None,
-            "kkt_id": kassa.kkt_id,
-            "fiscal_dt": None,
-            "fd_number": None,
-            "fiscal_sign": None,
-            "fn_serial": None,
-            "kkt_reg_number": None,
-            "shift_number": None,
-            "number_in_shift": None,
-            "qr": None,
-            "finished_at": None,
-            "order_label": receipt.name_zakaz or None,
-        }
+        scope = f"kassa:{kassa.kassaid}" if cluster is None else f"cluster:{cluster.cluster_id}"
+        fields: dict[str, Any] = {"next_attempt_at": accepted_at}
         if kassa.debug:
-            row.update(debug_fiscal_data(accepted_at, receipt))
-            row["next_attempt_at"] = None
+            fields = debug_fiscal_data(accepted_at, receipt)
             code = FrontCode.ACCEPTED_DEBUG
         elif rid is not None:
-            row["rid"] = rid
-            row["rid_scope"] = f"kassa:{kassa.kassaid}" if cluster is None else f"cluster:{cluster.cluster_id}"
+            fields.update(rid=rid, rid_scope=scope)
             code = FrontCode.ACCEPTED
         elif rid_error is not None:
             code = FrontCode.ACCEPTED_RID_INVALID
@@ -618,9 +594,23 @@ class Intake:
         if handover is not None and not kassa.debug:
             lease = handover.lease()
             if lease is not None:
-                row["lease_owner"], row["lease_until"] = lease
-                row["attempts"] = 1
-        stored = await self.store.insert(row)
+                fields.update(lease_owner=lease[0], lease_until=lease[1], attempts=1)
+        request = NewRequest(
+            nuid=nuid,
+            qnuid=qnuid,
+            mode="kassa" if cluster is None else "cluster",
+            kassaid=kassa.kassaid,
+            cluster_id=None if cluster is None else cluster.cluster_id,
+            receipt=receipt_json,
+            receipt_hash=receipt_hash,
+            check_type=int(receipt.itog_arr.priznak_rascheta),
+            debug=kassa.debug,
+            accepted_at=accepted_at,
+            kkt_id=kassa.kkt_id,
+            order_label=receipt.name_zakaz or None,
+            **fields,
+        )
+        stored = await self.store.insert(request)
         if stored.id is None:
             first = stored.duplicate_of or {}
             return answer(
@@ -630,14 +620,14 @@ class Intake:
                 same_request=first.get("receipt_hash") == receipt_hash,
             )
         log.debug(
-            "accepted request %s (code %d, mode %s, kassa %s)", stored.id, int(code), row["mode"], kassa.kassaid
+            "accepted request %s (code %d, mode %s, kassa %s)", stored.id, int(code), request.mode, kassa.kassaid
         )
         trace = current_trace()
         if trace is not None:
             trace.stored_id = stored.id
         if handover is not None and not kassa.debug:
             try:
-                handover.accepted(stored.id, row)
+                handover.accepted(stored.id, request)
             except Exception:
                 log.exception("handing request %s over failed (the request stays accepted)", stored.id)
         extra: dict[str, Any] = {"nuid": nuid, "qnuid": qnuid}

@@ -33,7 +33,7 @@ from kassagate.logs import current_trace
 from kassagate.processing.routing import Candidate, pick_at_intake
 from kassagate.storage.errors import StorageError
 from kassagate.storage.repos import Cluster, Kassa
-from kassagate.storage.requests import NewRequest, Stored
+from kassagate.storage.request_store import NewRequest, Stored
 
 log = logging.getLogger("kassagate.front.intake")
 

@@ -20,7 +20,7 @@ from kassagate.processing.registers import RegisterDirectory
 from kassagate.processing.worker import ProcessingConfig, Worker
 from kassagate.storage.db import Database
 from kassagate.storage.queue import Claimed
-from kassagate.storage.requests import NewRequest, Requests
+from kassagate.storage.request_store import NewRequest, Requests
 
 log = logging.getLogger("kassagate.processing")
 

@@ -20,7 +20,7 @@ from kassagate.core.states import RequestStatus
 from kassagate.storage import outbox
 from kassagate.storage.db import Database
 from kassagate.storage.group import GroupCommit
-from kassagate.storage.requests import NewRequest
+from kassagate.storage.request_store import NewRequest
 from kassagate.storage.schema import DUE_AT, PENDING_ROW, request_events, requests
 from kassagate.storage.sqlite_thread import SqliteStatement, sqlite_statement
 

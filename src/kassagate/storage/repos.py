@@ -1,5 +1,5 @@
 """The accounts repository: kkts (registers), clusters and kassas. Requests are
-:mod:`kassagate.storage.requests`' and :mod:`kassagate.storage.queue`'s."""
+:mod:`kassagate.storage.request_store`' and :mod:`kassagate.storage.queue`'s."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ from kassagate.front.keys import load_or_create_token_key
 from kassagate.storage import open_database
 from kassagate.storage.db import Database, utc_micros
 from kassagate.storage.repos import Accounts
-from kassagate.storage.requests import NewRequest, RequestWriter
+from kassagate.storage.request_store import NewRequest, RequestWriter
 from kassagate.storage.tokens import verify_token
 from kassagate.storage.users import Users
 from support.receipts import receipt

@@ -10,7 +10,7 @@ from kassagate.storage import open_database
 from kassagate.storage.cabinet import TIME_ORDER_MARGIN, RequestFilter, first_id_at, list_kassas, list_requests
 from kassagate.storage.cabinet import overview as overview_of
 from kassagate.storage.repos import Accounts
-from kassagate.storage.requests import NewRequest, RequestWriter
+from kassagate.storage.request_store import NewRequest, RequestWriter
 
 SECOND = 1_000_000
 

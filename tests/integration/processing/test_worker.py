@@ -29,7 +29,7 @@ from kassagate.processing.worker import ProcessingConfig, Worker
 from kassagate.storage import queue
 from kassagate.storage.db import Database, open_database
 from kassagate.storage.repos import Accounts
-from kassagate.storage.requests import NEW_COLUMNS, NewRequest
+from kassagate.storage.request_store import NEW_COLUMNS, NewRequest
 from kassagate.storage.schema import callbacks, requests
 from support.receipts import VENDING, product, receipt
 

@@ -12,7 +12,7 @@ from sqlalchemy import inspect, select, text
 from kassagate.storage import open_database, requests
 from kassagate.storage.migrate import current_revision, head_revision
 from kassagate.storage.repos import Accounts, DuplicateError, NotFoundError
-from kassagate.storage.requests import NewRequest, Requests, RequestWriter
+from kassagate.storage.request_store import NewRequest, Requests, RequestWriter
 from kassagate.storage.tokens import hash_token, hash_token_pbkdf2, verify_token
 
 KEY = bytes(range(32))

@@ -18,7 +18,7 @@ from kassagate.core.codes import FrontCode
 from kassagate.front import envelope
 from kassagate.front.intake import Intake
 from kassagate.storage.repos import Cluster, Kassa, Kkt
-from kassagate.storage.requests import NewRequest, Stored
+from kassagate.storage.request_store import NewRequest, Stored
 from kassagate.storage.tokens import TokenVerifier, hash_token
 from strategies import sample_receipt
 

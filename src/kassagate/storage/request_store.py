@@ -97,11 +97,13 @@ _INSERT_SQLITE = sqlite_statement(_insert_statement(sqlite))
 _FIRST_UNDER_RID_SQLITE = sqlite_statement(_FIRST_UNDER_RID)
 
 
-def _insert_sqlite(conn: sqlite3.Connection, batch: list[dict[str, Any]]) -> list[Stored]:
-    """The batch in one transaction on the SQLite thread (``Database.sqlite_write``)."""
+def _insert_sqlite(conn: sqlite3.Connection, batch: list[NewRequest]) -> list[Stored]:
+    """The batch in one transaction on the SQLite thread (``Database.sqlite_write``): its
+    parameters are built there too, off the event loop."""
     out: list[Stored] = []
     insert_sql, first_sql = _INSERT_SQLITE.sql, _FIRST_UNDER_RID_SQLITE.sql
-    for params in batch:
+    for request in batch:
+        params = msgspec.structs.asdict(request)
         got = conn.execute(insert_sql, params).fetchone()
         if got is not None:
             out.append(Stored(id=int(got[0])))
@@ -136,9 +138,9 @@ class RequestWriter:
         return await self._group.submit(request)
 
     async def _commit(self, batch: list[NewRequest]) -> list[Stored]:
-        rows = [msgspec.structs.asdict(r) for r in batch]
         if self.db.is_sqlite:
-            return await self.db.sqlite_write(_insert_sqlite, rows)
+            return await self.db.sqlite_write(_insert_sqlite, batch)
+        rows = [msgspec.structs.asdict(r) for r in batch]
         with storage_errors():
             async with self.db.write_connection() as conn:
                 inserted = {r.nuid: r.id for r in await conn.execute(_INSERT_PG, rows)}

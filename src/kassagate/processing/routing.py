@@ -13,9 +13,13 @@ The same policy picks the kassa an accepted cluster request is stored under
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from kassagate.core.codes import FrontCode
 from kassagate.core.states import FnState
+
+if TYPE_CHECKING:
+    from kassagate.storage.repos import Kassa
 
 #: A shift with less time than this left is not chosen while another register can take the
 #: receipt (its register will close and reopen the shift first, which costs a moment).
@@ -32,6 +36,21 @@ class Candidate:
     fn_state: str  # FnState
     load: int = 0  # requests in flight on this register
     shift_seconds_left: float | None = None  # None: no shift open (one opens on demand)
+
+
+def candidate(kassa: Kassa, *, load: int, shift_seconds_left: float | None = None) -> Candidate:
+    """A cluster's kassa (with its register) as the routing sees it."""
+    kkt = kassa.kkt
+    return Candidate(
+        kassaid=kassa.kassaid,
+        kassa_type=kassa.type,
+        activated=kassa.activated,
+        kkt_id=kassa.kkt_id,
+        registered=kkt is not None and kkt.registered,
+        fn_state=kkt.fn_state if kkt is not None else FnState.OK,
+        load=load,
+        shift_seconds_left=shift_seconds_left,
+    )
 
 
 @dataclass(frozen=True, slots=True)

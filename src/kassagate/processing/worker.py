@@ -41,11 +41,11 @@ from kassagate.processing.mapping import CashboxDocument, receipt_to_document
 from kassagate.processing.monitor import ask_register, rotate_shift
 from kassagate.processing.ports import AccountReader, AskRegister, Registers, WorkQueue
 from kassagate.processing.registers import RegisterHandle, UnknownRegister
-from kassagate.processing.routing import Candidate, pick
+from kassagate.processing.routing import Candidate, candidate, pick
 from kassagate.storage import queue
 from kassagate.storage.db import Database
 from kassagate.storage.queue import RequestQueue
-from kassagate.storage.repos import Accounts, Kassa
+from kassagate.storage.repos import Accounts
 
 log = logging.getLogger("kassagate.processing")
 
@@ -137,21 +137,6 @@ def fiscal_data_from_answer(answer: FiscalAnswer, handle: RegisterHandle, doc: C
         shift_number=extra.shift_number if extra is not None else None,
         number_in_shift=extra.receipt_number if extra is not None else None,
         qr=qr or None,
-    )
-
-
-def candidate(kassa: Kassa, *, load: int, shift_seconds_left: float | None) -> Candidate:
-    """A cluster's kassa as the routing sees it."""
-    kkt = kassa.kkt
-    return Candidate(
-        kassaid=kassa.kassaid,
-        kassa_type=kassa.type,
-        activated=kassa.activated,
-        kkt_id=kassa.kkt_id,
-        registered=kkt is not None and kkt.registered,
-        fn_state=kkt.fn_state if kkt is not None else FnState.OK,
-        load=load,
-        shift_seconds_left=shift_seconds_left,
     )
 
 

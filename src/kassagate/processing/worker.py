@@ -1,7 +1,9 @@
-"""The worker: claims accepted requests and takes each to a register, with the I/O.
+"""The worker: claims accepted requests and takes each to a register.
 
 What to do after each step (a send, a question to a register) is decided in
-``dispatch.py``, which states the exactly-once rules. The worker's part of the argument:
+``dispatch.py``, which states the exactly-once rules; the calls to registers and what their
+answers mean are ``register_calls.py``'s; the worker runs the loop and writes each
+decision to the queue. Its part of the argument:
 
 1. A request is claimed under a lease; only the lease holder may end it, and only while it
    is pending (``storage/queue.py`` checks both in the UPDATE that ends it).
@@ -25,22 +27,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import httpx
 import msgspec
 
-from kassagate.cashbox.client import FiscalAnswer, RegisterUnreachable
 from kassagate.config import Settings, load_settings
-from kassagate.core.codes import CashboxCode, FrontCode
-from kassagate.core.qr import build_qr
-from kassagate.core.register.clock import parse_time
-from kassagate.core.states import FnState, RequestStatus
+from kassagate.core.codes import FrontCode
+from kassagate.core.states import RequestStatus
 from kassagate.logs import Trace, use_trace
 from kassagate.metrics import Outcome
 from kassagate.processing import dispatch
 from kassagate.processing.mapping import CashboxDocument, receipt_to_document
-from kassagate.processing.monitor import ask_register, rotate_shift
+from kassagate.processing.monitor import ask_register
 from kassagate.processing.ports import AccountReader, AskRegister, Registers, WorkQueue
-from kassagate.processing.registers import RegisterHandle, UnknownRegister
+from kassagate.processing.register_calls import RegisterCalls
 from kassagate.processing.routing import Candidate, candidate, pick
 from kassagate.storage import queue
 from kassagate.storage.db import Database
@@ -49,9 +47,6 @@ from kassagate.storage.repos import Accounts
 
 log = logging.getLogger("kassagate.processing")
 
-#: Cashbox codes that say the shift must be opened, or closed and reopened.
-SHIFT_CODES = {CashboxCode.SHIFT_NOT_OPEN, CashboxCode.SHIFT_EXPIRED}
-FN_DOWN_STATES = {FnState.FULL, FnState.BROKEN, FnState.BLOCKED}
 
 
 @dataclass(frozen=True)
@@ -95,51 +90,6 @@ class ProcessingConfig:
 Listener = Callable[[int, int], Awaitable[None]]
 
 
-def maybe_delivered(exc: RegisterUnreachable) -> bool:
-    """Whether the register may have received the document: only a refused or failed
-    connection proves it did not."""
-    return not isinstance(exc.__cause__, httpx.ConnectError | httpx.ConnectTimeout)
-
-
-def _int_or_none(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def fiscal_data_from_answer(answer: FiscalAnswer, handle: RegisterHandle, doc: CashboxDocument) -> queue.FiscalData:
-    """The fiscal data of a fiscalized document. A real device may leave ``extraParams``
-    empty: then FD number and fiscal sign come from ``fiscalNum``/``fiscalID``, the FN and
-    registration numbers from the register's record, and the QR string is built here."""
-    extra = answer.extra
-    fd = (extra.fd_number if extra is not None else None) or _int_or_none(answer.fiscal_num)
-    fp_text = (extra.fiscal_sign if extra is not None else "") or answer.fiscal_id or None
-    fn_serial = (extra.fn_number if extra is not None else "") or handle.fn_serial or None
-    reg = (extra.kkt_reg_number if extra is not None else "") or handle.kkt_reg_number or None
-    when = parse_time(answer.print_time or answer.doc_time, handle.tz)
-    qr = extra.qr if extra is not None else ""
-    if not qr and fd is not None and fp_text and fp_text.isdigit() and fn_serial and when is not None:
-        qr = build_qr(
-            when=when.replace(tzinfo=None),
-            total=int(doc.body["amount"]),
-            fn_serial=fn_serial,
-            fd=fd,
-            fp=int(fp_text),
-            sign=int(doc.body["settlementSign"]),
-        )
-    return queue.FiscalData(
-        fiscal_dt=None if when is None else int(when.timestamp()) * 1_000_000,
-        fd_number=fd,
-        fiscal_sign=fp_text,
-        fn_serial=fn_serial,
-        kkt_reg_number=reg,
-        shift_number=extra.shift_number if extra is not None else None,
-        number_in_shift=extra.receipt_number if extra is not None else None,
-        qr=qr or None,
-    )
-
-
 @dataclass
 class Worker:
     """Claims requests from ``queue`` and takes each to a register of ``registers``,
@@ -171,7 +121,7 @@ class Worker:
 
     def __post_init__(self) -> None:
         self._wake = asyncio.Event()
-        self._inflight: dict[int, int] = {}  # kkt_id -> documents in flight from this worker
+        self._calls = RegisterCalls(self.registers, self.ask)
         self._tasks: set[asyncio.Task[None]] = set()
         self._running = False  # run() is taking work: the intake may hand requests over
 
@@ -270,7 +220,7 @@ class Worker:
         if claimed.kkt_id is not None and dispatch.in_doubt(
             attempts=claimed.attempts, kkt_id=claimed.kkt_id, kkt_ruled_out=claimed.kkt_ruled_out
         ):
-            decision = dispatch.at_claim(await self._lookup(claimed.kkt_id, doc), kkt_id=claimed.kkt_id)
+            decision = dispatch.at_claim(await self._calls.lookup(claimed.kkt_id, doc), kkt_id=claimed.kkt_id)
             if not isinstance(decision, dispatch.Send):
                 await self._apply(claimed, decision, kkt_id=claimed.kkt_id)
                 return
@@ -337,91 +287,23 @@ class Worker:
         at once whether it holds the document."""
         mode: dispatch.Mode = "cluster" if c.mode == "cluster" else "kassa"
         budget = self.config.retry_budget
-        decision = dispatch.after_send(await self._try(kkt_id, doc), mode=mode, kkt_id=kkt_id,
+        decision = dispatch.after_send(await self._calls.send(kkt_id, doc), mode=mode, kkt_id=kkt_id,
                                        attempts=c.attempts, retry_budget=budget)
         if isinstance(decision, dispatch.Confirm):
             log.warning("request %s: outcome at register %s unknown (%s); asking it", c.id, kkt_id, decision.reason)
-            decision = dispatch.after_confirm(await self._lookup(kkt_id, doc), mode=mode, kkt_id=kkt_id,
+            decision = dispatch.after_confirm(await self._calls.lookup(kkt_id, doc), mode=mode, kkt_id=kkt_id,
                                               why=decision.reason, attempts=c.attempts, retry_budget=budget)
         return decision
 
     async def _candidates(self, cluster_id: str) -> list[Candidate]:
         members = await self.accounts.cluster_members(cluster_id)
-        inflight, shift_left = self._inflight, self.shift_left
+        inflight, shift_left = self._calls.inflight, self.shift_left
         return [
             candidate(k, load=inflight.get(k.kkt_id or -1, 0), shift_seconds_left=shift_left.get(k.kkt_id or -1))
             for k in members
         ]
 
     # -- talking to one register ---------------------------------------------------------------
-
-    async def _try(self, kkt_id: int, doc: CashboxDocument) -> dispatch.SendOutcome:
-        try:
-            handle = await self.registers.get(kkt_id)
-        except UnknownRegister:
-            return dispatch.Unreachable(maybe_delivered=False, reason="the register no longer exists")
-        except Exception as exc:  # a journal that cannot be opened, a bad URL
-            why = f"cannot open the register ({type(exc).__name__})"
-            return dispatch.Unreachable(maybe_delivered=False, reason=why)
-        self._inflight[kkt_id] = self._inflight.get(kkt_id, 0) + 1
-        try:
-            answer = await self._send(handle, doc)
-            if isinstance(answer, dispatch.Unreachable):
-                return answer
-            if answer.code in SHIFT_CODES:
-                async with handle.lock:
-                    await rotate_shift(handle.client, close_first=answer.code == CashboxCode.SHIFT_EXPIRED)
-                answer = await self._send(handle, doc)
-                if isinstance(answer, dispatch.Unreachable):
-                    return answer
-            if answer.code == CashboxCode.OK:
-                return dispatch.Fiscalized(fiscal_data_from_answer(answer, handle, doc))
-            state = await self._fn_state(handle)
-            if state in FN_DOWN_STATES:
-                return dispatch.FnDown(state)
-            if answer.code == CashboxCode.INTERNAL:
-                # A device's internal error does not prove that nothing was fiscalized: the
-                # register is asked whether it holds the document (dispatch.Confirm).
-                return dispatch.Unreachable(maybe_delivered=True, reason=f"register internal error: {answer.message}")
-            return dispatch.Refused(answer.code, answer.message)
-        finally:
-            self._inflight[kkt_id] -= 1
-
-    async def _send(self, handle: RegisterHandle, doc: CashboxDocument) -> FiscalAnswer | dispatch.Unreachable:
-        try:
-            return FiscalAnswer.parse(await handle.client.call(doc.endpoint, doc.body))
-        except RegisterUnreachable as exc:
-            return dispatch.Unreachable(maybe_delivered=maybe_delivered(exc), reason=str(exc))
-
-    async def _lookup(self, kkt_id: int, doc: CashboxDocument) -> dispatch.LookupOutcome:
-        """Whether register ``kkt_id`` holds the document: ``/last_document`` by
-        ``documentExtID`` and by ``docTime`` + ``docNumber`` + ``amount``."""
-        body = doc.body
-        try:
-            handle = await self.registers.get(kkt_id)
-            answer = await handle.client.last_document(
-                document_ext_id=body["documentExtID"], doc_time=body["docTime"], doc_number=body["docNumber"],
-                amount=body["amount"],
-            )
-        except UnknownRegister:
-            return dispatch.Unreachable(maybe_delivered=True, reason="the register no longer exists")
-        except RegisterUnreachable as exc:
-            return dispatch.Unreachable(maybe_delivered=True, reason=f"it is unreachable: {exc}")
-        except Exception as exc:  # a journal that cannot be opened, a bad URL
-            return dispatch.Unreachable(maybe_delivered=True, reason=f"cannot open it ({type(exc).__name__})")
-        if answer.code == CashboxCode.OK and _names(answer, doc):
-            return dispatch.Fiscalized(fiscal_data_from_answer(answer, handle, doc))
-        if answer.code == CashboxCode.NOT_FOUND:
-            return dispatch.Absent()
-        return dispatch.Unreachable(
-            maybe_delivered=True, reason=f"its /last_document answered code {answer.code}: {answer.message}"
-        )
-
-    async def _fn_state(self, handle: RegisterHandle) -> str | None:
-        """The register's FN state, recorded where the intake reads it."""
-        info = await self.ask(handle)
-        state = None if info is None else info.get("fnState")
-        return state if isinstance(state, str) else None
 
     # -- carrying out a decision -----------------------------------------------------------------
 
@@ -492,12 +374,3 @@ class Worker:
                 hook(outcome)
             except Exception:
                 log.exception("an outcome hook of request %s failed", c.id)
-
-
-def _names(answer: FiscalAnswer, doc: CashboxDocument) -> bool:
-    """Whether a found document is this request's (a register that ignores the lookup's
-    keys answers with its last document, whatever it is)."""
-    ext = answer.raw.get("documentExtID")
-    number = answer.raw.get("docNumber")
-    nuid = doc.body["documentExtID"]
-    return nuid in (ext, number)

@@ -203,3 +203,25 @@ async def test_the_sqlite_reader_refuses_writes(tmp_path: Any) -> None:
         assert await db.sqlite_read(lambda conn: conn.execute("SELECT 41 + 1").fetchone()[0]) == 42
     finally:
         await db.close()
+
+
+async def test_a_failed_store_or_account_read_is_a_storage_error(database_url: str) -> None:
+    """What the intake answers with 70: the database's failures reach it as StorageError,
+    whatever the engine."""
+    from kassagate.storage.errors import StorageError
+
+    db = await open_database(database_url)
+    try:
+        writer = RequestWriter(db)
+        bad = row("1" * 23)
+        bad["receipt"] = None  # NOT NULL
+        with pytest.raises(StorageError):
+            await writer.insert(NewRequest(**bad))
+        await writer.close()
+        async with db.engine.begin() as conn:
+            await conn.execute(text("DROP TABLE user_kassas"))
+            await conn.execute(text("DROP TABLE kassas"))
+        with pytest.raises(StorageError):
+            await Accounts(db).get_kassa("1")
+    finally:
+        await db.close()

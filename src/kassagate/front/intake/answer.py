@@ -1,4 +1,5 @@
-"""The intake's answers: a front code, its text and the body's extra fields."""
+"""The intake's answers (a front code, its text and the body's extra fields), and how an
+answer's text names what a client sent (:func:`type_name`, :func:`id_text`)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ def refused(refusal: Refusal) -> Answer:
 
 
 def type_name(value: Any) -> str:
+    """A JSON value's kind, as an answer's text names it."""
     return {dict: "an object", list: "an array", bool: "a boolean", float: "a number", int: "a number"}.get(
         type(value), "null" if value is None else type(value).__name__
     )

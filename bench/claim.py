@@ -27,7 +27,8 @@ from pathlib import Path
 from sqlalchemy import insert
 
 import pgdb
-from kassagate.processing import queue
+from kassagate.core.states import RequestStatus
+from kassagate.storage import queue
 from kassagate.storage.db import Database, open_database
 from kassagate.storage.schema import requests
 
@@ -36,7 +37,8 @@ def _row(i: int, now: int, *, due_at: int, lease_until: int | None) -> dict[str,
     return {
         "nuid": f"{i:023d}", "qnuid": f"{secrets.randbelow(10**23):023d}", "mode": "kassa", "kassaid": "1",
         "receipt": "{}", "receipt_hash": "0" * 64, "check_type": 1, "debug": False, "accepted_at": now,
-        "status": queue.PENDING, "attempts": 1, "next_attempt_at": due_at, "lease_owner": "w" if lease_until else None,
+        "status": RequestStatus.PENDING, "attempts": 1, "next_attempt_at": due_at,
+        "lease_owner": "w" if lease_until else None,
         "lease_until": lease_until, "kkt_id": 1,
     }
 

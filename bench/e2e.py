@@ -346,7 +346,7 @@ class Profiler:
         ("intake: store (group commit)", "RequestWriter."),
         ("intake: checks, accounts, envelope I/O", "Intake."),
         ("processing: virtual register + journal", "kassagate/cashbox/"),
-        ("processing: queue SQL (claim, record, finish)", "kassagate/processing/queue.py"),
+        ("processing: queue SQL (claim, record, finish)", "kassagate/storage/queue.py"),
         ("processing: callbacks outbox", "kassagate/processing/callbacks.py"),
         ("processing: register monitor", "kassagate/processing/monitor.py"),
         ("processing: other (mapping, routing, worker)", "kassagate/processing/"),

@@ -22,7 +22,8 @@ from kassagate.front.crypto import CryptoPool
 from kassagate.front.intake import Handover, Intake
 from kassagate.storage.db import Database, open_database
 from kassagate.storage.metrics import queue_stats
-from kassagate.storage.repos import Accounts, Cluster, Kassa, Requests, RequestWriter
+from kassagate.storage.repos import Accounts, Cluster, Kassa
+from kassagate.storage.request_store import Requests, RequestWriter
 from kassagate.storage.tokens import TokenVerifier
 
 log = logging.getLogger("kassagate.front")

@@ -26,44 +26,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    ForeignKey,
-    Integer,
-    String,
-    Table,
-    Text,
-    and_,
-    bindparam,
-    insert,
-    literal,
-    or_,
-    select,
-    update,
-)
 
-from kassagate.storage.db import Database, utc_micros
-from kassagate.storage.schema import Id, kassas, metadata
-from kassagate.storage.sqlite_thread import sqlite_statement
+from kassagate.storage.db import Database
+from kassagate.storage.outbox import CallbackOutbox, DueCallback
 
 log = logging.getLogger("kassagate.callbacks")
-
-callbacks = Table(
-    "callbacks",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("request_id", Id, ForeignKey("requests.id"), nullable=False, unique=True),
-    Column("kassaid", String(20), nullable=False),
-    Column("url", Text, nullable=False),
-    Column("attempts", Integer, nullable=False, server_default="0"),
-    Column("next_attempt_at", BigInteger, nullable=False),
-    Column("lease_until", BigInteger, nullable=True),
-    Column("delivered_at", BigInteger, nullable=True),
-    Column("gave_up_at", BigInteger, nullable=True),
-    Column("last_error", Text, nullable=True),
-    Column("created_at", BigInteger, nullable=False),
-)
 
 SIGNATURE_HEADER = "X-Kassagate-Signature"
 TIMESTAMP_HEADER = "X-Kassagate-Timestamp"
@@ -83,37 +50,6 @@ def verify(
     return hmac.compare_digest(sign(secret, timestamp, body), signature)
 
 
-def _enqueue_statement() -> Any:
-    """The outbox row of an ended request, written in the transaction that ends it when
-    its kassa has a callback URL (an ``INSERT … SELECT`` from the kassa: no row without
-    a URL)."""
-    now = bindparam("cb_now", type_=BigInteger)
-    return insert(callbacks).from_select(
-        ["request_id", "kassaid", "url", "attempts", "next_attempt_at", "created_at"],
-        select(
-            bindparam("cb_request_id", type_=BigInteger),
-            kassas.c.kassaid,
-            kassas.c.callback_url,
-            literal(0, type_=Integer),
-            now,
-            now,
-        ).where(
-            kassas.c.kassaid == bindparam("cb_kassaid", type_=String),
-            kassas.c.callback_url.is_not(None),
-            kassas.c.callback_url != "",
-        ),
-    )
-
-
-ENQUEUE = _enqueue_statement()
-ENQUEUE_SQLITE = sqlite_statement(ENQUEUE)
-
-
-def enqueue_params(request_id: int, kassaid: str) -> dict[str, Any]:
-    """The parameters of :data:`ENQUEUE`."""
-    return {"cb_request_id": request_id, "cb_kassaid": kassaid, "cb_now": utc_micros()}
-
-
 @dataclass
 class CallbackSender:
     db: Database
@@ -130,6 +66,7 @@ class CallbackSender:
     def __post_init__(self) -> None:
         self._wake = asyncio.Event()
         self._client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False)
+        self._outbox = CallbackOutbox(self.db)
 
     def wake(self) -> None:
         self._wake.set()
@@ -153,48 +90,16 @@ class CallbackSender:
             await self._client.aclose()
 
     async def deliver_due(self) -> int:
-        now = utc_micros()
-        lease = now + int((self.timeout + 5) * 1_000_000)
-        due = (
-            select(callbacks.c.id)
-            .where(
-                callbacks.c.delivered_at.is_(None),
-                callbacks.c.gave_up_at.is_(None),
-                callbacks.c.next_attempt_at <= now,
-                or_(callbacks.c.lease_until.is_(None), callbacks.c.lease_until < now),
-            )
-            .order_by(callbacks.c.id)
-            .limit(self.concurrency)
-        )
-        if not self.db.is_sqlite:
-            due = due.with_for_update(skip_locked=True)
-        async with self.db.write_connection() as conn:
-            rows = (
-                await conn.execute(
-                    update(callbacks)
-                    .where(callbacks.c.id.in_(due.scalar_subquery()))
-                    .values(lease_until=lease, attempts=callbacks.c.attempts + 1)
-                    .returning(
-                        callbacks.c.id,
-                        callbacks.c.request_id,
-                        callbacks.c.kassaid,
-                        callbacks.c.url,
-                        callbacks.c.attempts,
-                    )
-                )
-            ).all()
-        if rows:
-            await asyncio.gather(*(self._deliver(*row) for row in rows))
-        return len(rows)
+        due = await self._outbox.take_due(limit=self.concurrency, lease_us=int((self.timeout + 5) * 1_000_000))
+        if due:
+            await asyncio.gather(*(self._deliver(cb) for cb in due))
+        return len(due)
 
-    async def _deliver(self, cb_id: int, request_id: int, kassaid: str, url: str, attempts: int) -> None:
+    async def _deliver(self, cb: DueCallback) -> None:
         error: str | None = None
         try:
-            async with self.db.engine.connect() as conn:
-                secret = (
-                    await conn.execute(select(kassas.c.callback_secret).where(kassas.c.kassaid == kassaid))
-                ).scalar()
-            status = await self.render(request_id)
+            secret = await self._outbox.secret(cb.kassaid)
+            status = await self.render(cb.request_id)
             if status is None:
                 error = "the request no longer exists"
             else:
@@ -203,34 +108,35 @@ class CallbackSender:
                 headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: str(ts)}
                 if secret:
                     headers[SIGNATURE_HEADER] = sign(secret, ts, body)
-                resp = await self._client.post(url, content=body, headers=headers)
+                resp = await self._client.post(cb.url, content=body, headers=headers)
                 if not 200 <= resp.status_code < 300:
                     error = f"HTTP {resp.status_code}"
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}"
         except Exception as exc:
-            log.exception("callback %s: unexpected failure", cb_id)
+            log.exception("callback %s: unexpected failure", cb.id)
             error = f"internal error ({type(exc).__name__})"
-        now = utc_micros()
-        values: dict[str, Any] = {"lease_until": None, "last_error": error}
         # One line per attempt; never the URL (it may hold a secret) nor the body.
-        fields = {"request": request_id, "kassaid": kassaid, "attempt": attempts, "error": error}
+        request_id, attempts = cb.request_id, cb.attempts
+        fields = {"request": request_id, "kassaid": cb.kassaid, "attempt": attempts, "error": error}
+        delay = 0.0
         if error is None:
-            values["delivered_at"] = now
             outcome = "delivered"
             log.info("callback for request %s delivered", request_id, extra={"fields": fields})
         elif attempts >= self.max_attempts:
-            values["gave_up_at"] = now
             outcome = "failed"
             log.warning("callback for request %s: giving up after %s attempts (%s)", request_id, attempts, error,
                         extra={"fields": fields})
         else:
             delay = min(self.base_delay * 2 ** (attempts - 1), self.max_delay)
-            values["next_attempt_at"] = now + int(delay * 1_000_000)
             outcome = "retry"
             log.info("callback for request %s failed (%s); retry in %g s", request_id, error, delay,
                      extra={"fields": fields})
         if self.on_outcome is not None:
             self.on_outcome(outcome)
-        async with self.db.write_connection() as conn:
-            await conn.execute(update(callbacks).where(and_(callbacks.c.id == cb_id)).values(**values))
+        if error is None:
+            await self._outbox.delivered(cb.id)
+        elif outcome == "failed":
+            await self._outbox.give_up(cb.id, error)
+        else:
+            await self._outbox.retry(cb.id, error, delay_us=int(delay * 1_000_000))

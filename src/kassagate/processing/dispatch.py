@@ -37,7 +37,7 @@ Mode = Literal["kassa", "cluster"]
 class Fiscalized:
     """The register holds the document (fiscalized now, or recognised as a resend)."""
 
-    data: object  # processing.queue.FiscalData; kept opaque here
+    data: object  # storage.queue.FiscalData; kept opaque here
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,9 +28,9 @@ from sqlalchemy import or_, select, update
 from kassagate.cashbox.client import CashboxClient, RegisterUnreachable
 from kassagate.core.tables import SHIFT_MAX_DURATION
 from kassagate.metrics import RegisterReading
-from kassagate.processing.queue import now_us
 from kassagate.processing.registers import RegisterDirectory, RegisterHandle
 from kassagate.storage.db import Database
+from kassagate.storage.queue import now_us
 from kassagate.storage.schema import kkts
 
 log = logging.getLogger("kassagate.monitor")

@@ -11,18 +11,16 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
+from kassagate.core.states import RequestStatus
 from kassagate.logs import Trace, current_trace
 from kassagate.metrics import Metrics
 from kassagate.processing.callbacks import CallbackSender
 from kassagate.processing.monitor import RegisterMonitor
-from kassagate.processing.queue import PENDING, Claimed
 from kassagate.processing.registers import RegisterDirectory
 from kassagate.processing.worker import ProcessingConfig, Worker
 from kassagate.storage.db import Database
-from kassagate.storage.repos import Requests
-from kassagate.storage.schema import requests
+from kassagate.storage.queue import Claimed
+from kassagate.storage.request_store import NewRequest, Requests
 
 log = logging.getLogger("kassagate.processing")
 
@@ -54,9 +52,8 @@ async def wait_ended(db: Database, request_id: int, seconds: float, *, woken: as
                 return True
             except TimeoutError:
                 pass
-        async with db.engine.connect() as conn:
-            status = (await conn.execute(select(requests.c.status).where(requests.c.id == request_id))).scalar()
-        if status != PENDING:
+        status = await Requests(db).status(request_id)
+        if status != RequestStatus.PENDING:
             return True
         left = deadline - loop.time()
         if left <= 0:
@@ -84,7 +81,7 @@ class Processing:
         self.public_url = public_url
         self.registers = RegisterDirectory(db, data_dir)
         self.sender = CallbackSender(db, render=functools.partial(render_status, db, public_url=public_url))
-        self.worker = Worker(
+        self.worker = Worker.on(
             db, self.registers, config or ProcessingConfig.from_env(), on_callback_queued=self.sender.wake
         )
         self.monitor = RegisterMonitor(db, self.registers)
@@ -108,11 +105,11 @@ class Processing:
         it has room; None: the request goes to the queue."""
         return self.worker.lease_at_store()
 
-    def accepted(self, request_id: int, row: dict[str, Any]) -> None:
+    def accepted(self, request_id: int, request: NewRequest) -> None:
         """The intake stored a request: process it now if it was stored claimed by our
         worker, else wake the worker to claim it."""
-        if row.get("lease_owner") == self.worker.owner:
-            self.worker.take(Claimed.stored(request_id, row))  # its task runs in the intake's context
+        if request.lease_owner == self.worker.owner:
+            self.worker.take(Claimed.stored(request_id, request))  # its task runs in the intake's context
         else:
             trace = current_trace()
             if trace is not None:

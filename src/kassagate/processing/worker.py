@@ -1,10 +1,12 @@
-"""The worker: claims accepted requests and takes each to a register, with the I/O.
+"""The worker: claims accepted requests and takes each to a register.
 
 What to do after each step (a send, a question to a register) is decided in
-``dispatch.py``, which states the exactly-once rules. The worker's part of the argument:
+``dispatch.py``, which states the exactly-once rules; the calls to registers and what their
+answers mean are ``register_calls.py``'s; the worker runs the loop and writes each
+decision to the queue. Its part of the argument:
 
 1. A request is claimed under a lease; only the lease holder may end it, and only while it
-   is pending (``queue.finish`` checks both in the same UPDATE).
+   is pending (``storage/queue.py`` checks both in the UPDATE that ends it).
 2. Before a document is sent, the register it goes to is written into the request
    (``kkt_id``, not ruled out). An attempt that may have reached it leaves it so; a later
    attempt (a retry, or another worker after a crash or an expired lease) asks that
@@ -17,7 +19,7 @@ What to do after each step (a send, a question to a register) is decided in
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
+import functools
 import logging
 import os
 import secrets
@@ -25,29 +27,26 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import httpx
 import msgspec
-from sqlalchemy import select
 
-from kassagate.cashbox.client import RegisterUnreachable
 from kassagate.config import Settings, load_settings
-from kassagate.core.codes import CashboxCode, FrontCode
-from kassagate.core.qr import build_qr
+from kassagate.core.codes import FrontCode
+from kassagate.core.states import RequestStatus
 from kassagate.logs import Trace, use_trace
 from kassagate.metrics import Outcome
-from kassagate.processing import dispatch, queue
+from kassagate.processing import dispatch
 from kassagate.processing.mapping import CashboxDocument, receipt_to_document
-from kassagate.processing.monitor import ask_register, rotate_shift
-from kassagate.processing.registers import RegisterDirectory, RegisterHandle, UnknownRegister
-from kassagate.processing.routing import Candidate, pick
+from kassagate.processing.monitor import ask_register
+from kassagate.processing.ports import AccountReader, AskRegister, Registers, WorkQueue
+from kassagate.processing.register_calls import RegisterCalls
+from kassagate.processing.routing import Candidate, candidate, pick
+from kassagate.storage import queue
 from kassagate.storage.db import Database
-from kassagate.storage.schema import clusters, kassas, kkts
+from kassagate.storage.queue import RequestQueue
+from kassagate.storage.repos import Accounts
 
 log = logging.getLogger("kassagate.processing")
 
-#: Cashbox codes that say the shift must be opened, or closed and reopened.
-SHIFT_CODES = {CashboxCode.SHIFT_NOT_OPEN, CashboxCode.SHIFT_EXPIRED}
-FN_DOWN_STATES = {"full", "broken", "blocked"}
 
 
 @dataclass(frozen=True)
@@ -91,68 +90,17 @@ class ProcessingConfig:
 Listener = Callable[[int, int], Awaitable[None]]
 
 
-def maybe_delivered(exc: RegisterUnreachable) -> bool:
-    """Whether the register may have received the document: only a refused or failed
-    connection proves it did not."""
-    return not isinstance(exc.__cause__, httpx.ConnectError | httpx.ConnectTimeout)
-
-
-def _parse_register_time(text: str | None, tz: dt.tzinfo) -> dt.datetime | None:
-    """``yyyy-MM-dd HH:mm:ss`` in the register's local time."""
-    if not text:
-        return None
-    try:
-        # The exact shape, read by fromisoformat (a tenth of strptime's cost); anything else strptime.
-        if len(text) == 19 and text[4] + text[7] + text[10] + text[13] + text[16] == "-- ::" and text.isascii():
-            return dt.datetime.fromisoformat(text).replace(tzinfo=tz)
-        return dt.datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=tz)
-    except ValueError:
-        return None
-
-
-def _int_or_none(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def fiscal_data_from_answer(answer: dict[str, Any], handle: RegisterHandle, doc: CashboxDocument) -> queue.FiscalData:
-    """The fiscal data of a fiscalized document. A real device may leave ``extraParams``
-    empty: then FD number and fiscal sign come from ``fiscalNum``/``fiscalID``, the FN and
-    registration numbers from the register's record, and the QR string is built here."""
-    extra = answer.get("extraParams") or {}
-    fd = _int_or_none(extra.get("fdNumber")) or _int_or_none(answer.get("fiscalNum"))
-    fp_text = str(extra.get("fiscalSign") or answer.get("fiscalID") or "") or None
-    fn_serial = str(extra.get("fnNumber") or handle.fn_serial or "") or None
-    reg = str(extra.get("kktRegNumber") or handle.kkt_reg_number or "") or None
-    when = _parse_register_time(answer.get("printTime") or answer.get("docTime"), handle.tz)
-    qr = extra.get("qr")
-    if not qr and fd is not None and fp_text and fp_text.isdigit() and fn_serial and when is not None:
-        qr = build_qr(
-            when=when.replace(tzinfo=None),
-            total=int(doc.body["amount"]),
-            fn_serial=fn_serial,
-            fd=fd,
-            fp=int(fp_text),
-            sign=int(doc.body["settlementSign"]),
-        )
-    return queue.FiscalData(
-        fiscal_dt=None if when is None else int(when.timestamp()) * 1_000_000,
-        fd_number=fd,
-        fiscal_sign=fp_text,
-        fn_serial=fn_serial,
-        kkt_reg_number=reg,
-        shift_number=_int_or_none(extra.get("shiftNumber")),
-        number_in_shift=_int_or_none(extra.get("receiptNumber")),
-        qr=qr,
-    )
-
-
 @dataclass
 class Worker:
-    db: Database
-    registers: RegisterDirectory
+    """Claims requests from ``queue`` and takes each to a register of ``registers``,
+    routed by ``accounts``; ``ask`` reads (and records) a register's ``/get_info`` when it
+    refused a document, to tell a dead fiscal drive from a refused receipt.
+    :meth:`on` builds one over a database."""
+
+    queue: WorkQueue
+    accounts: AccountReader
+    registers: Registers
+    ask: AskRegister
     config: ProcessingConfig = field(default_factory=ProcessingConfig)
     owner: str = field(default_factory=lambda: f"{os.getpid()}-{secrets.token_hex(4)}")
     listeners: list[Listener] = field(default_factory=list)
@@ -165,11 +113,16 @@ class Worker:
     #: The intake's trace of a request accepted in this process (its lines carry its id).
     trace_of: Callable[[int], Trace | None] | None = None
 
+    @classmethod
+    def on(cls, db: Database, registers: Registers, config: ProcessingConfig | None = None, **kw: Any) -> Worker:
+        """A worker over the service database (ends written with group commit)."""
+        return cls(RequestQueue(db), Accounts(db), registers, functools.partial(ask_register, db),
+                   config or ProcessingConfig(), **kw)
+
     def __post_init__(self) -> None:
         self._wake = asyncio.Event()
-        self._inflight: dict[int, int] = {}  # kkt_id -> documents in flight from this worker
+        self._calls = RegisterCalls(self.registers, self.ask)
         self._tasks: set[asyncio.Task[None]] = set()
-        self._finisher = queue.Finisher(self.db)  # ends requests with group commit
         self._running = False  # run() is taking work: the intake may hand requests over
 
     def wake(self) -> None:
@@ -215,7 +168,7 @@ class Worker:
             batch: list[queue.Claimed] = []
             if free > 0:
                 try:
-                    batch = await queue.claim(self.db, self.owner, limit=free, lease_us=self._lease_us)
+                    batch = await self.queue.claim(self.owner, limit=free, lease_us=self._lease_us)
                 except Exception:
                     log.exception("claiming work failed; retrying")
                     await asyncio.sleep(self.config.poll_seconds)
@@ -250,8 +203,7 @@ class Worker:
             # register it names (the failure may have come after the document was sent).
             log.exception("request %s: unexpected failure (%s); it will be retried", claimed.id, type(exc).__name__)
             try:
-                await queue.retry_later(
-                    self.db,
+                await self.queue.retry_later(
                     claimed.id,
                     self.owner,
                     delay_us=self.config.backoff_us(claimed.attempts),
@@ -268,7 +220,7 @@ class Worker:
         if claimed.kkt_id is not None and dispatch.in_doubt(
             attempts=claimed.attempts, kkt_id=claimed.kkt_id, kkt_ruled_out=claimed.kkt_ruled_out
         ):
-            decision = dispatch.at_claim(await self._lookup(claimed.kkt_id, doc), kkt_id=claimed.kkt_id)
+            decision = dispatch.at_claim(await self._calls.lookup(claimed.kkt_id, doc), kkt_id=claimed.kkt_id)
             if not isinstance(decision, dispatch.Send):
                 await self._apply(claimed, decision, kkt_id=claimed.kkt_id)
                 return
@@ -282,8 +234,8 @@ class Worker:
     async def _process_kassa(self, c: queue.Claimed, doc: CashboxDocument) -> None:
         kkt_id = c.kkt_id
         if kkt_id is None:
-            async with self.db.engine.connect() as conn:
-                kkt_id = (await conn.execute(select(kassas.c.kkt_id).where(kassas.c.kassaid == c.kassaid))).scalar()
+            kassa = await self.accounts.get_kassa(c.kassaid)
+            kkt_id = None if kassa is None else kassa.kkt_id
         if kkt_id is None:
             decision = dispatch.budget(FrontCode.STORE_FAILED, "the kassa is bound to no register",
                                        attempts=c.attempts, retry_budget=self.config.retry_budget)
@@ -291,14 +243,13 @@ class Worker:
             return
         # Persist the register before sending unless the row already names it, not ruled out
         # (the first attempt of a kassa's request, stored with its register by the intake).
-        if (c.kkt_id is None or c.kkt_ruled_out) and not await queue.record_register(self.db, c.id, self.owner, kkt_id):
+        if (c.kkt_id is None or c.kkt_ruled_out) and not await self.queue.record_register(c.id, self.owner, kkt_id):
             return  # the request ended or moved to another worker meanwhile
         decision = await self._send_and_decide(c, doc, kkt_id)
         await self._apply(c, decision, kkt_id=kkt_id)
 
     async def _process_cluster(self, c: queue.Claimed, doc: CashboxDocument) -> None:
-        async with self.db.engine.connect() as conn:
-            cluster = (await conn.execute(select(clusters).where(clusters.c.cluster_id == c.cluster_id))).first()
+        cluster = None if c.cluster_id is None else await self.accounts.get_cluster(c.cluster_id)
         if cluster is None:
             await self._apply(c, dispatch.Fail(FrontCode.CLUSTER_ALL_FAILED, "the cluster no longer exists"))
             return
@@ -321,7 +272,7 @@ class Worker:
             event = None
             if previous is not None:
                 event = queue.Event("failover", f"from register {previous[0]}: {previous[1]}", route.kkt_id)
-            if not await queue.record_register(self.db, c.id, self.owner, route.kkt_id, event=event):
+            if not await self.queue.record_register(c.id, self.owner, route.kkt_id, event=event):
                 return  # the request ended or moved to another worker meanwhile
             decision = await self._send_and_decide(c, doc, route.kkt_id)
             if not isinstance(decision, dispatch.NextRegister):
@@ -336,114 +287,23 @@ class Worker:
         at once whether it holds the document."""
         mode: dispatch.Mode = "cluster" if c.mode == "cluster" else "kassa"
         budget = self.config.retry_budget
-        decision = dispatch.after_send(await self._try(kkt_id, doc), mode=mode, kkt_id=kkt_id,
+        decision = dispatch.after_send(await self._calls.send(kkt_id, doc), mode=mode, kkt_id=kkt_id,
                                        attempts=c.attempts, retry_budget=budget)
         if isinstance(decision, dispatch.Confirm):
             log.warning("request %s: outcome at register %s unknown (%s); asking it", c.id, kkt_id, decision.reason)
-            decision = dispatch.after_confirm(await self._lookup(kkt_id, doc), mode=mode, kkt_id=kkt_id,
+            decision = dispatch.after_confirm(await self._calls.lookup(kkt_id, doc), mode=mode, kkt_id=kkt_id,
                                               why=decision.reason, attempts=c.attempts, retry_budget=budget)
         return decision
 
     async def _candidates(self, cluster_id: str) -> list[Candidate]:
-        async with self.db.engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    select(
-                        kassas.c.kassaid,
-                        kassas.c.type,
-                        kassas.c.activated,
-                        kassas.c.kkt_id,
-                        kkts.c.fn_serial,
-                        kkts.c.kkt_reg_number,
-                        kkts.c.fn_state,
-                    )
-                    .select_from(kassas.outerjoin(kkts, kkts.c.id == kassas.c.kkt_id))
-                    .where(kassas.c.cluster_id == cluster_id)
-                )
-            ).all()
+        members = await self.accounts.cluster_members(cluster_id)
+        inflight, shift_left = self._calls.inflight, self.shift_left
         return [
-            Candidate(
-                kassaid=r.kassaid,
-                kassa_type=r.type,
-                activated=bool(r.activated),
-                kkt_id=r.kkt_id,
-                registered=bool(r.fn_serial and r.kkt_reg_number),
-                fn_state=r.fn_state or "ok",
-                load=self._inflight.get(r.kkt_id or -1, 0),
-                shift_seconds_left=self.shift_left.get(r.kkt_id or -1),
-            )
-            for r in rows
+            candidate(k, load=inflight.get(k.kkt_id or -1, 0), shift_seconds_left=shift_left.get(k.kkt_id or -1))
+            for k in members
         ]
 
     # -- talking to one register ---------------------------------------------------------------
-
-    async def _try(self, kkt_id: int, doc: CashboxDocument) -> dispatch.SendOutcome:
-        try:
-            handle = await self.registers.get(kkt_id)
-        except UnknownRegister:
-            return dispatch.Unreachable(maybe_delivered=False, reason="the register no longer exists")
-        except Exception as exc:  # a journal that cannot be opened, a bad URL
-            why = f"cannot open the register ({type(exc).__name__})"
-            return dispatch.Unreachable(maybe_delivered=False, reason=why)
-        self._inflight[kkt_id] = self._inflight.get(kkt_id, 0) + 1
-        try:
-            answer = await self._send(handle, doc)
-            if isinstance(answer, dispatch.Unreachable):
-                return answer
-            code = int(answer.get("code", CashboxCode.INTERNAL))
-            if code in SHIFT_CODES:
-                async with handle.lock:
-                    await rotate_shift(handle.client, close_first=code == CashboxCode.SHIFT_EXPIRED)
-                answer = await self._send(handle, doc)
-                if isinstance(answer, dispatch.Unreachable):
-                    return answer
-                code = int(answer.get("code", CashboxCode.INTERNAL))
-            if code == CashboxCode.OK:
-                return dispatch.Fiscalized(fiscal_data_from_answer(answer, handle, doc))
-            state = await self._fn_state(handle)
-            if state in FN_DOWN_STATES:
-                return dispatch.FnDown(state)
-            if code == CashboxCode.INTERNAL:
-                # A device's internal error does not prove that nothing was fiscalized: the
-                # register is asked whether it holds the document (dispatch.Confirm).
-                return dispatch.Unreachable(maybe_delivered=True,
-                                            reason=f"register internal error: {answer.get('message')}")
-            return dispatch.Refused(code, str(answer.get("message") or ""))
-        finally:
-            self._inflight[kkt_id] -= 1
-
-    async def _send(self, handle: RegisterHandle, doc: CashboxDocument) -> dict[str, Any] | dispatch.Unreachable:
-        try:
-            return await handle.client.call(doc.endpoint, doc.body)
-        except RegisterUnreachable as exc:
-            return dispatch.Unreachable(maybe_delivered=maybe_delivered(exc), reason=str(exc))
-
-    async def _lookup(self, kkt_id: int, doc: CashboxDocument) -> dispatch.LookupOutcome:
-        """Whether register ``kkt_id`` holds the document: ``/last_document`` by
-        ``documentExtID`` and by ``docTime`` + ``docNumber`` + ``amount``."""
-        try:
-            handle = await self.registers.get(kkt_id)
-            answer = await handle.client.call("last_document", doc.identity)
-        except UnknownRegister:
-            return dispatch.Unreachable(maybe_delivered=True, reason="the register no longer exists")
-        except RegisterUnreachable as exc:
-            return dispatch.Unreachable(maybe_delivered=True, reason=f"it is unreachable: {exc}")
-        except Exception as exc:  # a journal that cannot be opened, a bad URL
-            return dispatch.Unreachable(maybe_delivered=True, reason=f"cannot open it ({type(exc).__name__})")
-        code = _int_or_none(answer.get("code"))
-        if code == CashboxCode.OK and _names(answer, doc):
-            return dispatch.Fiscalized(fiscal_data_from_answer(answer, handle, doc))
-        if code == CashboxCode.NOT_FOUND:
-            return dispatch.Absent()
-        return dispatch.Unreachable(
-            maybe_delivered=True, reason=f"its /last_document answered code {code}: {answer.get('message')}"
-        )
-
-    async def _fn_state(self, handle: RegisterHandle) -> str | None:
-        """The register's FN state, recorded where the intake reads it."""
-        info = await ask_register(self.db, handle)
-        state = None if info is None else info.get("fnState")
-        return state if isinstance(state, str) else None
 
     # -- carrying out a decision -----------------------------------------------------------------
 
@@ -466,7 +326,7 @@ class Worker:
 
     async def _later(self, c: queue.Claimed, note: str, *, ruled_out: bool, event: queue.Event) -> None:
         keep = event if c.attempts <= queue.EVENTS_PER_REQUEST else None
-        await queue.retry_later(self.db, c.id, self.owner, delay_us=self.config.backoff_us(c.attempts), note=note,
+        await self.queue.retry_later(c.id, self.owner, delay_us=self.config.backoff_us(c.attempts), note=note,
                                 ruled_out=ruled_out, event=keep)
 
     async def _finish(
@@ -479,12 +339,12 @@ class Worker:
         kkt_id: int | None = None,
         kassaid: str | None = None,
     ) -> None:
-        status = queue.FISCALIZED if fiscal is not None else queue.FAILED
+        status = RequestStatus.FISCALIZED if fiscal is not None else RequestStatus.FAILED
         values = queue.end_values(
             fiscal=fiscal, error_code=error_code, error_text=error_text, kkt_id=kkt_id, kassaid=kassaid
         )
         # The outbox row (kassas with a callback URL) is written in the same transaction.
-        ended = await self._finisher.finish(queue.End(c.id, self.owner, values, kassaid or c.kassaid))
+        ended = await self.queue.finish(queue.End(c.id, self.owner, values, kassaid or c.kassaid))
         if not ended.ended:
             return
         if ended.callback and self.on_callback_queued is not None:
@@ -514,12 +374,3 @@ class Worker:
                 hook(outcome)
             except Exception:
                 log.exception("an outcome hook of request %s failed", c.id)
-
-
-def _names(answer: dict[str, Any], doc: CashboxDocument) -> bool:
-    """Whether a found document is this request's (a register that ignores the lookup's
-    keys answers with its last document, whatever it is)."""
-    ext = answer.get("documentExtID")
-    number = answer.get("docNumber")
-    nuid = doc.body["documentExtID"]
-    return nuid in (ext, number)

@@ -15,16 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
-    Integer,
-    Text,
     and_,
     bindparam,
-    column,
     func,
     or_,
     select,
-    table,
     text,
     union_all,
     update,
@@ -35,7 +30,7 @@ from kassagate.core.states import RequestStatus
 from kassagate.storage.cabinet_today import TODAY_CAP, TodayCounts
 from kassagate.storage.db import Database, utc_micros
 from kassagate.storage.manage import requeue_failed_row
-from kassagate.storage.schema import clusters, kassas, kkts, request_events, requests
+from kassagate.storage.schema import callbacks, clusters, kassas, kkts, request_events, requests
 from kassagate.storage.sqlite_thread import SqliteStatement, sqlite_statement
 
 PAGE_SIZE = 50
@@ -43,21 +38,6 @@ PAGE_SIZE = 50
 MAX_EVENTS = 200
 #: Ids are 64-bit: a larger number in a URL names no row.
 MAX_ID = 2**63
-
-#: The callback outbox (its table is owned by processing; only read here).
-_callbacks = table(
-    "callbacks",
-    column("id", BigInteger),
-    column("request_id", BigInteger),
-    column("url", Text),
-    column("attempts", Integer),
-    column("next_attempt_at", BigInteger),
-    column("delivered_at", BigInteger),
-    column("gave_up_at", BigInteger),
-    column("last_error", Text),
-    column("created_at", BigInteger),
-    column("lease_until", BigInteger),
-)
 
 _LIST_COLUMNS = (
     requests.c.id,
@@ -234,13 +214,13 @@ async def request_events_of(db: Database, request_id: int, limit: int = MAX_EVEN
 async def request_callback(db: Database, request_id: int) -> dict[str, Any] | None:
     """The request's callback delivery (URL not included), or ``None`` when it has none."""
     q = select(
-        _callbacks.c.attempts,
-        _callbacks.c.next_attempt_at,
-        _callbacks.c.delivered_at,
-        _callbacks.c.gave_up_at,
-        _callbacks.c.last_error,
-        _callbacks.c.created_at,
-    ).where(_callbacks.c.request_id == request_id)
+        callbacks.c.attempts,
+        callbacks.c.next_attempt_at,
+        callbacks.c.delivered_at,
+        callbacks.c.gave_up_at,
+        callbacks.c.last_error,
+        callbacks.c.created_at,
+    ).where(callbacks.c.request_id == request_id)
     async with reading(db) as conn:
         row = (await conn.execute(q)).mappings().first()
     return None if row is None else dict(row)
@@ -418,10 +398,10 @@ async def resend_callback(db: Database, kassaids: Collection[str] | None, reques
         return False
     async with db.write_connection() as conn:
         res = await conn.execute(
-            update(_callbacks)
+            update(callbacks)
             .where(
-                _callbacks.c.request_id == request_id,
-                or_(_callbacks.c.delivered_at.is_not(None), _callbacks.c.gave_up_at.is_not(None)),
+                callbacks.c.request_id == request_id,
+                or_(callbacks.c.delivered_at.is_not(None), callbacks.c.gave_up_at.is_not(None)),
             )
             .values(delivered_at=None, gave_up_at=None, attempts=0, next_attempt_at=now, last_error=None,
                     lease_until=None)

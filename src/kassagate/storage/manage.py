@@ -15,13 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, column, delete, exists, func, insert, select, table, update
+from sqlalchemy import and_, delete, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kassagate.core.states import RequestStatus
 from kassagate.storage.db import Database, utc_micros
 from kassagate.storage.repos import NotFoundError
-from kassagate.storage.schema import clusters, kassas, kkts, request_events, requests
+from kassagate.storage.schema import callbacks, clusters, kassas, kkts, request_events, requests
 
 STATUS_NAMES: dict[int, str] = {int(s): s.name.lower() for s in RequestStatus}
 STATUS_BY_NAME = {name: code for code, name in STATUS_NAMES.items()}
@@ -372,11 +372,6 @@ async def find_requests(db: Database, *, nuid: str | None = None, rid: str | Non
     return out
 
 
-#: The callback outbox (its table is described by processing; a requeue removes the row of
-#: the failure, so that the new end enqueues its own).
-_callbacks = table("callbacks", column("request_id", BigInteger))
-
-
 async def requeue_failed_row(
     conn: AsyncConnection, request_id: int, *, now: int, kkt_id: int | None, detail: str, guard: Sequence[Any] = ()
 ) -> bool:
@@ -399,7 +394,7 @@ async def requeue_failed_row(
     )
     if res.rowcount != 1:
         return False
-    await conn.execute(delete(_callbacks).where(_callbacks.c.request_id == request_id))
+    await conn.execute(delete(callbacks).where(callbacks.c.request_id == request_id))
     await conn.execute(
         insert(request_events).values(request_id=request_id, at=now, kind="requeued", kkt_id=kkt_id, detail=detail)
     )

@@ -9,23 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, and_, case, column, func, or_, select, table
+from sqlalchemy import and_, case, func, or_, select
 
+from kassagate.core.states import RequestStatus
 from kassagate.storage.db import Database, utc_micros
-from kassagate.storage.schema import requests
+from kassagate.storage.schema import callbacks, requests
 
-PENDING = 0
+PENDING = RequestStatus.PENDING
 WATERMARK_MARGIN = 1000
-
-# The outbox of callbacks (its table is declared with the callback sender); only the
-# columns read here.
-_callbacks = table(
-    "callbacks",
-    column("id", BigInteger),
-    column("delivered_at", BigInteger),
-    column("gave_up_at", BigInteger),
-)
-
 
 @dataclass(frozen=True, slots=True)
 class QueueStats:
@@ -68,11 +59,11 @@ class CallbackStats:
 
 async def callback_stats(db: Database, low: int = 0) -> CallbackStats:
     """Pending callbacks, reading from ``low`` (the previous answer's watermark) up."""
-    pending = and_(_callbacks.c.id >= low, _callbacks.c.delivered_at.is_(None), _callbacks.c.gave_up_at.is_(None))
+    pending = and_(callbacks.c.id >= low, callbacks.c.delivered_at.is_(None), callbacks.c.gave_up_at.is_(None))
     async with db.engine.connect() as conn:
-        first, count = (await conn.execute(select(func.min(_callbacks.c.id), func.count()).where(pending))).one()
+        first, count = (await conn.execute(select(func.min(callbacks.c.id), func.count()).where(pending))).one()
         if first is None:
-            top = (await conn.execute(select(func.max(_callbacks.c.id)))).scalar()
+            top = (await conn.execute(select(func.max(callbacks.c.id)))).scalar()
             first = (top or 0) + 1
     # A margin below the watermark: on PostgreSQL a row may commit after one with a higher id.
     return CallbackStats(pending=int(count or 0), low=max(0, int(first) - WATERMARK_MARGIN))

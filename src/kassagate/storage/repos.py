@@ -1,30 +1,23 @@
-"""Repositories for kkts, clusters, kassas and requests (contract C4)."""
+"""The accounts repository: kkts (registers), clusters and kassas. Requests are
+:mod:`kassagate.storage.request_store`' and :mod:`kassagate.storage.queue`'s."""
 
 from __future__ import annotations
 
 import logging
-import sqlite3
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import Boolean, bindparam, delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import delete, insert, select, update
 
+from kassagate.core.states import FN_STATES, FnState
 from kassagate.storage.db import Database, utc_micros
-from kassagate.storage.errors import StorageError
-from kassagate.storage.group import GroupCommit
-from kassagate.storage.schema import clusters, kassas, kkts, requests
-from kassagate.storage.sqlite_thread import SqliteStatement, sqlite_statement
+from kassagate.storage.errors import storage_errors
+from kassagate.storage.schema import clusters, kassas, kkts
 from kassagate.storage.tokens import hash_token
 
 log = logging.getLogger(__name__)
-
-FnState = Literal["ok", "full", "broken", "blocked"]
-FN_STATES: tuple[str, ...] = ("ok", "full", "broken", "blocked")
-ACCOUNT_TYPES: tuple[str, ...] = ("standard", "vending")
-
 
 class DuplicateError(ValueError):
     """The row already exists (a kassa or cluster id taken)."""
@@ -144,7 +137,7 @@ class Accounts:
         journal_path: str | None = None,
         fn_serial: str | None = None,
         kkt_reg_number: str | None = None,
-        fn_state: FnState = "ok",
+        fn_state: str = FnState.OK,
     ) -> int:
         async with self.db.write_connection() as conn:
             res = await conn.execute(
@@ -185,7 +178,7 @@ class Accounts:
             row = (await conn.execute(select(kkts).where(kkts.c.id == kkt_id))).mappings().first()
         return None if row is None else _kkt_from_row(row)
 
-    async def set_fn_state(self, kkt_id: int, state: FnState) -> None:
+    async def set_fn_state(self, kkt_id: int, state: str) -> None:
         if state not in FN_STATES:
             raise ValueError(f"fn_state must be one of {FN_STATES}, got {state!r}")
         async with self.db.write_connection() as conn:
@@ -228,8 +221,11 @@ class Accounts:
             return bool(res.rowcount)
 
     async def get_cluster(self, cluster_id: str) -> Cluster | None:
-        async with self.db.engine.connect() as conn:
-            row = (await conn.execute(select(clusters).where(clusters.c.cluster_id == cluster_id))).mappings().first()
+        with storage_errors():
+            async with self.db.engine.connect() as conn:
+                row = (
+                    await conn.execute(select(clusters).where(clusters.c.cluster_id == cluster_id))
+                ).mappings().first()
         if row is None:
             return None
         return Cluster(
@@ -249,12 +245,14 @@ class Accounts:
                 raise NotFoundError(f"no cluster {cluster_id}")
 
     async def cluster_members(self, cluster_id: str) -> list[Kassa]:
-        async with self.db.engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    _kassa_select().where(kassas.c.cluster_id == cluster_id).order_by(kassas.c.kassaid)
-                )
-            ).mappings().all()
+        """The kassas of the cluster, each with its register."""
+        with storage_errors():
+            async with self.db.engine.connect() as conn:
+                rows = (
+                    await conn.execute(
+                        _kassa_select().where(kassas.c.cluster_id == cluster_id).order_by(kassas.c.kassaid)
+                    )
+                ).mappings().all()
         return [_kassa_from_row(r) for r in rows]
 
     # kassas
@@ -297,8 +295,10 @@ class Accounts:
             )
 
     async def get_kassa(self, kassaid: str) -> Kassa | None:
-        async with self.db.engine.connect() as conn:
-            row = (await conn.execute(_kassa_select().where(kassas.c.kassaid == kassaid))).mappings().first()
+        """The kassa with its register."""
+        with storage_errors():
+            async with self.db.engine.connect() as conn:
+                row = (await conn.execute(_kassa_select().where(kassas.c.kassaid == kassaid))).mappings().first()
         return None if row is None else _kassa_from_row(row)
 
     async def set_token(self, kind: Literal["kassa", "cluster"], key: str, token: str) -> None:
@@ -320,169 +320,3 @@ class Accounts:
             res = await conn.execute(update(kassas).where(kassas.c.kassaid == kassaid).values(**values))
             if res.rowcount == 0:
                 raise NotFoundError(f"no kassa {kassaid}")
-
-
-@dataclass(frozen=True, slots=True)
-class Stored:
-    """The outcome of storing one request: ``id`` when inserted, else the first request
-    under the same RID (``duplicate_of``: its ``id``, ``nuid``, ``qnuid``, ``receipt_hash``)."""
-
-    id: int | None
-    duplicate_of: Mapping[str, Any] | None = None
-
-
-class RequestWriter:
-    """Stores accepted requests with group commit.
-
-    Each :meth:`insert` waits until its row is committed (durably: WAL + ``synchronous=FULL``
-    on SQLite, a normal commit on PostgreSQL). Rows arriving while a commit is running are
-    committed together in the next transaction, so the fsync cost is shared (``linger``, see
-    :class:`GroupCommit`, may hold a batch open a few milliseconds for more). The RID is
-    guarded by the unique constraint (``rid_scope``, ``rid``): the insert is
-    ``ON CONFLICT DO NOTHING``, and a row that was not inserted is answered with the row
-    that holds its RID.
-    """
-
-    def __init__(self, db: Database, *, max_batch: int = 256, linger: Callable[[], float] | None = None) -> None:
-        self.db = db
-        self._group: GroupCommit[dict[str, Any], Stored] = GroupCommit(
-            self._commit, max_batch=max_batch, name="kassagate-request-writer", linger=linger
-        )
-        self._sql: dict[tuple[str, ...], str] = {}
-        dialect = sqlite if db.is_sqlite else postgresql
-        self._stmt = (
-            dialect.insert(requests)
-            .on_conflict_do_nothing(index_elements=["rid_scope", "rid"])
-            .returning(requests.c.id, requests.c.nuid)
-        )
-
-    async def insert(self, row: dict[str, Any]) -> Stored:
-        return await self._group.submit(row)
-
-    async def _commit(self, rows: list[dict[str, Any]]) -> list[Stored]:
-        if self.db.is_sqlite:
-            return await self.db.sqlite_write(self._insert_sqlite, rows)
-        async with self.db.write_connection() as conn:
-            res = await conn.execute(self._stmt, rows)
-            inserted = {r.nuid: r.id for r in res}
-            out: list[Stored] = []
-            for row in rows:
-                rid_id = inserted.get(row["nuid"])
-                if rid_id is not None:
-                    out.append(Stored(id=int(rid_id)))
-                    continue
-                first = (
-                    await conn.execute(
-                        select(requests.c.id, requests.c.nuid, requests.c.qnuid, requests.c.receipt_hash).where(
-                            requests.c.rid_scope == row["rid_scope"], requests.c.rid == row["rid"]
-                        )
-                    )
-                ).mappings().first()
-                if first is None:  # cannot happen: the conflict names an existing row
-                    raise RuntimeError("insert skipped without a conflicting row")
-                out.append(Stored(id=None, duplicate_of=dict(first)))
-        return out
-
-    def _insert_sql(self, columns: tuple[str, ...]) -> str:
-        sql = self._sql.get(columns)
-        if sql is None:
-            cols = ", ".join(columns)
-            params = ", ".join(f":{c}" for c in columns)
-            sql = (
-                f"INSERT INTO requests ({cols}) VALUES ({params}) "  # noqa: S608 - column names from our own rows
-                "ON CONFLICT (rid_scope, rid) DO NOTHING RETURNING id"
-            )
-            self._sql[columns] = sql
-        return sql
-
-    def _insert_sqlite(self, conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> list[Stored]:
-        """The batch in one transaction on the SQLite thread (``Database.sqlite_write``)."""
-        out: list[Stored] = []
-        for row in rows:
-            got = conn.execute(self._insert_sql(tuple(row)), row).fetchone()
-            if got is not None:
-                out.append(Stored(id=int(got[0])))
-                continue
-            first = conn.execute(
-                "SELECT id, nuid, qnuid, receipt_hash FROM requests WHERE rid_scope = ? AND rid = ?",
-                (row["rid_scope"], row["rid"]),
-            ).fetchone()
-            if first is None:
-                raise StorageError("insert skipped without a conflicting row")
-            out.append(Stored(id=None, duplicate_of=dict(zip(("id", "nuid", "qnuid", "receipt_hash"), first,
-                                                               strict=True))))
-        return out
-
-    async def close(self) -> None:
-        await self._group.close()
-
-
-#: SQLite text of the requests' hot reads (``Requests``), compiled from Core once.
-_REQUEST_BY_ID = sqlite_statement(select(requests).where(requests.c.id == bindparam("id")))
-_REQUEST_BY_IDS = sqlite_statement(
-    select(requests).where(requests.c.nuid == bindparam("nuid"), requests.c.qnuid == bindparam("qnuid"))
-)
-_REQUEST_BOOLEANS = tuple(c.name for c in requests.columns if isinstance(c.type, Boolean))
-
-
-def _request_row(conn: sqlite3.Connection, stmt: SqliteStatement, params: dict[str, Any]) -> dict[str, Any] | None:
-    """One ``requests`` row as SQLAlchemy would give it (booleans as ``bool``)."""
-    cur = conn.execute(stmt.sql, stmt.params(params))
-    found = cur.fetchone()
-    if found is None:
-        return None
-    row = dict(zip((d[0] for d in cur.description), found, strict=True))
-    for name in _REQUEST_BOOLEANS:
-        if row[name] is not None:
-            row[name] = bool(row[name])
-    return row
-
-
-class Requests:
-    """Reads of the requests table (the writer is :class:`RequestWriter`). On SQLite the
-    reads of one request run on the database's reader thread (``Database.sqlite_read``):
-    the status endpoint and the synchronous wait read a request per answer."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    async def get_by_ids(self, nuid: str, qnuid: str) -> dict[str, Any] | None:
-        if self.db.is_sqlite:
-            return await self.db.sqlite_read(_request_row, _REQUEST_BY_IDS, {"nuid": nuid, "qnuid": qnuid})
-        async with self.db.engine.connect() as conn:
-            row = (
-                await conn.execute(select(requests).where(requests.c.nuid == nuid, requests.c.qnuid == qnuid))
-            ).mappings().first()
-        return None if row is None else dict(row)
-
-    async def get(self, request_id: int) -> dict[str, Any] | None:
-        if self.db.is_sqlite:
-            return await self.db.sqlite_read(_request_row, _REQUEST_BY_ID, {"id": request_id})
-        async with self.db.engine.connect() as conn:
-            row = (await conn.execute(select(requests).where(requests.c.id == request_id))).mappings().first()
-        return None if row is None else dict(row)
-
-    async def find_by_rid(self, rid_scope: str, rid: str) -> dict[str, Any] | None:
-        async with self.db.engine.connect() as conn:
-            row = (
-                await conn.execute(select(requests).where(requests.c.rid_scope == rid_scope, requests.c.rid == rid))
-            ).mappings().first()
-        return None if row is None else dict(row)
-
-    async def pending_counts(self, kassaids: Iterable[str]) -> dict[str, int]:
-        """Requests still pending (status 0) per kassa: the load used to pick a kassa."""
-        ids = list(kassaids)
-        if not ids:
-            return {}
-        async with self.db.engine.connect() as conn:
-            rows = await conn.execute(
-                select(requests.c.kassaid, func.count())
-                .where(requests.c.kassaid.in_(ids), requests.c.status == 0)
-                .group_by(requests.c.kassaid)
-            )
-            counts = {k: int(n) for k, n in rows}
-        return {k: counts.get(k, 0) for k in ids}
-
-    async def count(self) -> int:
-        async with self.db.engine.connect() as conn:
-            return int((await conn.execute(select(func.count()).select_from(requests))).scalar_one())

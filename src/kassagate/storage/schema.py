@@ -149,6 +149,25 @@ request_events = Table(
     Index("ix_request_events_request_id_id", "request_id", "id"),
 )
 
+#: The callback outbox: one row per ended request whose kassa has a callback URL, written
+#: in the transaction that ends the request and delivered by the callback sender
+#: (``processing/callbacks.py``) with retries.
+callbacks = Table(
+    "callbacks",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("request_id", Id, ForeignKey("requests.id"), nullable=False, unique=True),
+    Column("kassaid", String(20), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", BigInteger, nullable=False),
+    Column("lease_until", BigInteger, nullable=True),
+    Column("delivered_at", BigInteger, nullable=True),
+    Column("gave_up_at", BigInteger, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
 #: The cabinet's users. ``session_epoch`` changes with the password and when the user is
 #: disabled: a session cookie signed under another epoch is refused.
 users = Table(

@@ -387,7 +387,7 @@ async def test_80_unexpected_failure_has_a_correlation_id(
     front: RunningFront, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     import kassagate.front.app as app_mod
-    import kassagate.front.intake as intake_mod
+    import kassagate.front.intake.receipt as intake_mod
 
     def boom(*a: Any, **k: Any) -> Any:
         raise RuntimeError("injected")

@@ -87,7 +87,7 @@ async def test_front_logs_carry_no_secrets_at_debug(
                                     "BEGIN SELECT RAISE(ABORT, 'disk full'); END"))
         failed = await post(envelope(f.keys, receipt(), kassaid="31337", token=TOKEN, rid="log-2"))
         codes.append(failed.json()["code"])
-        import kassagate.front.intake as intake_mod
+        import kassagate.front.intake.receipt as intake_mod
 
         def boom(*a: Any, **k: Any) -> Any:
             raise RuntimeError("injected failure")

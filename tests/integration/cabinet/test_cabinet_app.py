@@ -25,7 +25,8 @@ from kassagate.core.receipt import parse_receipt
 from kassagate.front.keys import load_or_create_token_key
 from kassagate.storage import open_database
 from kassagate.storage.db import Database, utc_micros
-from kassagate.storage.repos import Accounts, RequestWriter
+from kassagate.storage.repos import Accounts
+from kassagate.storage.request_store import NewRequest, RequestWriter
 from kassagate.storage.tokens import verify_token
 from kassagate.storage.users import Users
 from support.receipts import receipt
@@ -58,7 +59,7 @@ async def add_request(db: Database, kassaid: str, *, nuid: str, rid: str | None,
     }
     writer = RequestWriter(db)
     try:
-        got = await writer.insert(row)
+        got = await writer.insert(NewRequest(**row))
     finally:
         await writer.close()
     assert got.id is not None

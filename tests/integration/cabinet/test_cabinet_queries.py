@@ -11,7 +11,8 @@ import pytest
 from kassagate.storage import open_database
 from kassagate.storage.cabinet import TIME_ORDER_MARGIN, RequestFilter, first_id_at, list_kassas, list_requests
 from kassagate.storage.cabinet import overview as overview_of
-from kassagate.storage.repos import Accounts, RequestWriter
+from kassagate.storage.repos import Accounts
+from kassagate.storage.request_store import NewRequest, RequestWriter
 
 SECOND = 1_000_000
 
@@ -36,7 +37,7 @@ async def test_time_bounds_find_exactly_the_requests_of_the_range(database_url: 
         writer = RequestWriter(db)
         try:
             for i, at in enumerate(times):
-                await writer.insert(row(i, at, kassaid=str(1 + i % 2)))
+                await writer.insert(NewRequest(**row(i, at, kassaid=str(1 + i % 2))))
         finally:
             await writer.close()
         async with db.engine.connect() as conn:

@@ -12,10 +12,11 @@ import pytest
 from sqlalchemy import insert, update
 
 from kassagate.metrics import Metrics
-from kassagate.processing.callbacks import ENQUEUE, CallbackSender, callbacks, enqueue_params
+from kassagate.processing.callbacks import CallbackSender
 from kassagate.storage.db import open_database
+from kassagate.storage.outbox import ENQUEUE, enqueue_params
 from kassagate.storage.repos import Accounts
-from kassagate.storage.schema import requests
+from kassagate.storage.schema import callbacks, requests
 
 URL = "https://merchant.example/hook?key=url-secret-77"
 SECRET = "callback-secret-0001"

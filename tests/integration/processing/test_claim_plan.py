@@ -9,7 +9,8 @@ import secrets
 from sqlalchemy import insert, text
 from sqlalchemy.dialects import postgresql, sqlite
 
-from kassagate.processing import queue
+from kassagate.core.states import RequestStatus
+from kassagate.storage import queue
 from kassagate.storage.db import open_database
 from kassagate.storage.schema import requests
 
@@ -18,7 +19,7 @@ def _waiting(i: int, now: int) -> dict[str, object]:
     return {
         "nuid": f"{i:023d}", "qnuid": f"{secrets.randbelow(10**23):023d}", "mode": "kassa", "kassaid": "1",
         "receipt": "{}", "receipt_hash": "0" * 64, "check_type": 1, "debug": False, "accepted_at": now,
-        "status": queue.PENDING if i % 2 else queue.FISCALIZED, "attempts": 1,
+        "status": RequestStatus.PENDING if i % 2 else RequestStatus.FISCALIZED, "attempts": 1,
         "next_attempt_at": now + 3600 * 10**6,
     }
 

@@ -8,7 +8,8 @@ import secrets
 
 from sqlalchemy import insert, select
 
-from kassagate.processing import queue
+from kassagate.core.states import RequestStatus
+from kassagate.storage import queue
 from kassagate.storage.db import Database, open_database
 from kassagate.storage.schema import requests
 
@@ -73,7 +74,7 @@ async def test_expired_lease_is_claimed_again_and_only_the_holder_finishes(datab
         assert await queue.claim(db, "other", limit=5, lease_us=60_000_000) == []
         async with db.engine.connect() as conn:
             row = (await conn.execute(select(requests).where(requests.c.id == rid))).one()
-        assert (row.status, row.fd_number, row.lease_owner) == (queue.FISCALIZED, 7, None)
+        assert (row.status, row.fd_number, row.lease_owner) == (RequestStatus.FISCALIZED, 7, None)
     finally:
         await db.close()
 

@@ -20,16 +20,17 @@ from sqlalchemy import insert, select
 
 from kassagate.cashbox.virtual import VirtualRegister, create_register, read_journal, set_fn_state
 from kassagate.core.qr import parse_qr
+from kassagate.core.states import RequestStatus
 from kassagate.metrics import Outcome
-from kassagate.processing import queue
-from kassagate.processing.callbacks import callbacks
 from kassagate.processing.mapping import receipt_to_document
 from kassagate.processing.registers import RegisterDirectory
 from kassagate.processing.service import Processing
 from kassagate.processing.worker import ProcessingConfig, Worker
+from kassagate.storage import queue
 from kassagate.storage.db import Database, open_database
 from kassagate.storage.repos import Accounts
-from kassagate.storage.schema import requests
+from kassagate.storage.request_store import NEW_COLUMNS, NewRequest
+from kassagate.storage.schema import callbacks, requests
 from support.receipts import VENDING, product, receipt
 
 
@@ -94,7 +95,7 @@ async def env(database_url: str, tmp_path: Path) -> AsyncIterator[Env]:
 async def drain(env: Env, config: ProcessingConfig | None = None, rounds: int = 50) -> Worker:
     """Run a worker until nothing is due (retries come due fast in tests)."""
     registers = RegisterDirectory(env.db, env.data_dir)
-    worker = Worker(env.db, registers, config or ProcessingConfig(retry_base_seconds=0.01, retry_budget=3))
+    worker = Worker.on(env.db, registers, config or ProcessingConfig(retry_base_seconds=0.01, retry_budget=3))
     try:
         for _ in range(rounds):
             batch = await queue.claim(env.db, worker.owner, limit=50, lease_us=60_000_000)
@@ -120,7 +121,7 @@ async def test_every_settlement_kind_is_fiscalized_with_matching_journal(env: En
     rid = await env.request("1001", body)
     await drain(env)
     row = await env.row(rid)
-    assert (row.status, row.error_code) == (queue.FISCALIZED, None), row.error_text
+    assert (row.status, row.error_code) == (RequestStatus.FISCALIZED, None), row.error_text
     [entry] = env.receipts_in_journal(kkt)
     assert entry["docNumber"] == row.nuid and entry["amount"] == body["itog_arr"]["itog_cheka"]
     assert entry["fd"] == row.fd_number
@@ -140,7 +141,7 @@ async def test_vending_receipt_carries_its_fields_to_the_register(env: Env) -> N
     await env.kassa("1002", kkt, type="vending")
     rid = await env.request("1002", receipt("1002", vending=VENDING))
     await drain(env)
-    assert (await env.row(rid)).status == queue.FISCALIZED
+    assert (await env.row(rid)).status == RequestStatus.FISCALIZED
     assert len(env.receipts_in_journal(kkt)) == 1
 
 
@@ -159,7 +160,7 @@ async def test_resend_after_a_crash_is_recognised_not_fiscalized_twice(env: Env)
     await asyncio.sleep(0.01)  # the lease expires
     await drain(env)
     row = await env.row(rid)
-    assert row.status == queue.FISCALIZED
+    assert row.status == RequestStatus.FISCALIZED
     assert len(env.receipts_in_journal(kkt)) == 1
     assert row.fd_number == int(first["extraParams"]["fdNumber"])
 
@@ -171,7 +172,7 @@ async def test_full_fn_in_kassa_mode_ends_with_340_after_the_budget(env: Env) ->
     rid = await env.request("1004", receipt("1004"))
     await drain(env, ProcessingConfig(retry_base_seconds=0.01, retry_budget=2))
     row = await env.row(rid)
-    assert (row.status, row.error_code) == (queue.FAILED, 340)
+    assert (row.status, row.error_code) == (RequestStatus.FAILED, 340)
     assert row.attempts == 2
     assert (await env.accounts.get_kkt(kkt)).fn_state == "full"  # the intake sees it now
 
@@ -182,7 +183,7 @@ async def test_broken_fn_in_kassa_mode_ends_with_330(env: Env) -> None:
     set_fn_state(env.data_dir / f"registers/kkt-{kkt}.sqlite3", "broken")
     rid = await env.request("1005", receipt("1005"))
     await drain(env, ProcessingConfig(retry_base_seconds=0.01, retry_budget=1))
-    assert ((await env.row(rid)).status, (await env.row(rid)).error_code) == (queue.FAILED, 330)
+    assert ((await env.row(rid)).status, (await env.row(rid)).error_code) == (RequestStatus.FAILED, 330)
 
 
 async def test_fn_replaced_before_the_budget_runs_out_fiscalizes(env: Env) -> None:
@@ -192,16 +193,16 @@ async def test_fn_replaced_before_the_budget_runs_out_fiscalizes(env: Env) -> No
     set_fn_state(path, "full")
     rid = await env.request("1006", receipt("1006"))
     registers = RegisterDirectory(env.db, env.data_dir)
-    worker = Worker(env.db, registers, ProcessingConfig(retry_base_seconds=0.01, retry_budget=5))
+    worker = Worker.on(env.db, registers, ProcessingConfig(retry_base_seconds=0.01, retry_budget=5))
     [c] = await queue.claim(env.db, worker.owner, limit=1, lease_us=60_000_000)
     await worker.process(c)
-    assert (await env.row(rid)).status == queue.PENDING
+    assert (await env.row(rid)).status == RequestStatus.PENDING
     set_fn_state(path, "ok")
     await asyncio.sleep(0.05)
     [c] = await queue.claim(env.db, worker.owner, limit=1, lease_us=60_000_000)
     await worker.process(c)
     await registers.close()
-    assert (await env.row(rid)).status == queue.FISCALIZED
+    assert (await env.row(rid)).status == RequestStatus.FISCALIZED
 
 
 async def test_refused_document_fails_with_60_and_the_cashbox_code(env: Env) -> None:
@@ -213,7 +214,7 @@ async def test_refused_document_fails_with_60_and_the_cashbox_code(env: Env) -> 
     rid = await env.request("1007", bad)
     await drain(env)
     row = await env.row(rid)
-    assert (row.status, row.error_code) == (queue.FAILED, 60)
+    assert (row.status, row.error_code) == (RequestStatus.FAILED, 60)
     assert "Cashbox code 4" in row.error_text
     assert env.receipts_in_journal(kkt) == []
 
@@ -227,7 +228,7 @@ async def test_cluster_fails_over_when_a_register_fills_up(env: Env) -> None:
     ids = [await env.request("2001", receipt("77"), cluster_id="77") for _ in range(4)]
     await drain(env)
     rows = [await env.row(i) for i in ids]
-    assert all(r.status == queue.FISCALIZED for r in rows), [r.error_text for r in rows]
+    assert all(r.status == RequestStatus.FISCALIZED for r in rows), [r.error_text for r in rows]
     assert {r.kkt_id for r in rows} == {b} and {r.kassaid for r in rows} == {"2002"}
     assert env.receipts_in_journal(a) == [] and len(env.receipts_in_journal(b)) == 4
 
@@ -261,12 +262,12 @@ async def test_cluster_whose_registers_all_fail_ends_with_240(env: Env) -> None:
     set_fn_state(env.data_dir / f"registers/kkt-{b}.sqlite3", "full")
     rid = await env.request("2005", receipt("80"), cluster_id="80")
     registers = RegisterDirectory(env.db, env.data_dir)
-    worker = Worker(env.db, registers, ProcessingConfig(retry_base_seconds=0.01, retry_budget=1))
+    worker = Worker.on(env.db, registers, ProcessingConfig(retry_base_seconds=0.01, retry_budget=1))
     [c] = await queue.claim(env.db, worker.owner, limit=1, lease_us=60_000_000)
     await worker.process(c)  # tries a, then b: both refuse; the budget (1) is spent
     await registers.close()
     row = await env.row(rid)
-    assert (row.status, row.error_code) == (queue.FAILED, 240)
+    assert (row.status, row.error_code) == (RequestStatus.FAILED, 240)
     assert {(await env.accounts.get_kkt(k)).fn_state for k in (a, b)} == {"broken", "full"}
     assert env.receipts_in_journal(a) == [] and env.receipts_in_journal(b) == []
 
@@ -276,7 +277,7 @@ async def test_device_mode_register_gets_its_shift_opened(env: Env) -> None:
     await env.kassa("1008", kkt)
     rid = await env.request("1008", receipt("1008"))
     await drain(env)
-    assert (await env.row(rid)).status == queue.FISCALIZED
+    assert (await env.row(rid)).status == RequestStatus.FISCALIZED
     types = [e["type"] for e in env.journal(kkt)]
     assert any("open" in t for t in types), types
 
@@ -326,7 +327,7 @@ async def test_monitor_keeps_fn_state_registration_and_shift_fresh(env: Env) -> 
     await env.accounts.update_kkt(kkt, fn_serial=None, kkt_reg_number=None)  # as a remote one starts
     rid = await env.request("1010", receipt("1010"))
     await drain(env)  # opens the shift (cloud mode)
-    assert (await env.row(rid)).status == queue.FISCALIZED
+    assert (await env.row(rid)).status == RequestStatus.FISCALIZED
     set_fn_state(env.data_dir / f"registers/kkt-{kkt}.sqlite3", "broken")
     registers = RegisterDirectory(env.db, env.data_dir)
     monitor = RegisterMonitor(env.db, registers)
@@ -375,7 +376,7 @@ async def test_device_mode_empty_shift_past_24_hours_is_closed_and_the_receipt_f
     rid = await env.request("1011", receipt("1011"))
     await drain(env)  # 22 -> close (empty but expired) -> open -> resend
     row = await env.row(rid)
-    assert row.status == queue.FISCALIZED, row.error_text
+    assert row.status == RequestStatus.FISCALIZED, row.error_text
     assert row.shift_number == 2
 
 
@@ -398,7 +399,7 @@ async def test_unreachable_register_in_kassa_mode_ends_with_70_after_the_budget(
     rid = await env.request("1012", receipt("1012"))
     await drain(env, ProcessingConfig(retry_base_seconds=0.01, retry_budget=3))
     row = await env.row(rid)
-    assert (row.status, row.error_code, row.attempts) == (queue.FAILED, 70, 3)
+    assert (row.status, row.error_code, row.attempts) == (RequestStatus.FAILED, 70, 3)
     assert "could not be reached" in row.error_text
 
 
@@ -410,7 +411,7 @@ async def test_cluster_fails_over_from_a_register_that_refuses_connections(env: 
     rid = await env.request("2007", receipt("81"), cluster_id="81")
     await drain(env)
     row = await env.row(rid)
-    assert (row.status, row.kkt_id, row.kassaid) == (queue.FISCALIZED, alive, "2008")
+    assert (row.status, row.kkt_id, row.kassaid) == (RequestStatus.FISCALIZED, alive, "2008")
     assert len(env.receipts_in_journal(alive)) == 1
 
 
@@ -441,7 +442,7 @@ async def flaky_worker(
     vr = await VirtualRegister.open(env.data_dir / f"registers/kkt-{kkt}.sqlite3")
     flaky = FlakyTransport(vr, failures)
     handle.client = CashboxClient(flaky)
-    return Worker(env.db, registers, ProcessingConfig(retry_base_seconds=0.01, retry_budget=budget)), flaky, vr
+    return Worker.on(env.db, registers, ProcessingConfig(retry_base_seconds=0.01, retry_budget=budget)), flaky, vr
 
 
 async def run_until_ended(env: Env, worker: Worker, rid: int) -> Any:
@@ -449,7 +450,7 @@ async def run_until_ended(env: Env, worker: Worker, rid: int) -> Any:
         for c in await queue.claim(env.db, worker.owner, limit=5, lease_us=60_000_000):
             await worker.process(c)
         row = await env.row(rid)
-        if row.status != queue.PENDING:
+        if row.status != RequestStatus.PENDING:
             return row
         await asyncio.sleep(0.02)
     raise AssertionError("the request never ended")
@@ -465,7 +466,7 @@ async def test_register_internal_error_is_retried_not_refused(env: Env) -> None:
     finally:
         await worker.registers.close()
         await vr.close()
-    assert (row.status, row.error_code) == (queue.FISCALIZED, None)
+    assert (row.status, row.error_code) == (RequestStatus.FISCALIZED, None)
     assert flaky.sent.count("sale") == 3
     assert len(env.receipts_in_journal(kkt)) == 1
 
@@ -480,7 +481,7 @@ async def test_register_internal_error_past_the_budget_ends_with_70(env: Env) ->
     finally:
         await worker.registers.close()
         await vr.close()
-    assert (row.status, row.error_code) == (queue.FAILED, 70)
+    assert (row.status, row.error_code) == (RequestStatus.FAILED, 70)
     assert env.receipts_in_journal(kkt) == []
 
 
@@ -497,6 +498,11 @@ async def _stored(env: Env, kassaid: str, kkt_id: int, lease: tuple[str, int] | 
     async with env.db.write_connection() as conn:
         await conn.execute(requests.update().where(requests.c.id == rid).values(**values))
     return dict((await env.row(rid))._mapping)
+
+
+def _as_stored(row: dict[str, Any]) -> NewRequest:
+    """The stored request the intake hands over."""
+    return NewRequest(**{name: row[name] for name in NEW_COLUMNS})
 
 
 async def test_a_request_stored_claimed_is_processed_without_a_claim(env: Env) -> None:
@@ -516,10 +522,10 @@ async def test_a_request_stored_claimed_is_processed_without_a_claim(env: Env) -
         # Stored under the lease, the request is not due: no claim can take it twice.
         assert await queue.claim(env.db, "someone-else", limit=10, lease_us=1_000_000) == []
         waiter = asyncio.create_task(processing.wait_finished(row["id"], 5))
-        processing.accepted(row["id"], row)
+        processing.accepted(row["id"], _as_stored(row))
         assert await waiter
         done = await env.row(row["id"])
-        assert (done.status, done.attempts) == (queue.FISCALIZED, 1)  # one attempt: the handover's
+        assert (done.status, done.attempts) == (RequestStatus.FISCALIZED, 1)  # one attempt: the handover's
         assert [e["docNumber"] for e in env.receipts_in_journal(kkt)] == [row["nuid"]]
     finally:
         stop.set()
@@ -537,10 +543,10 @@ async def test_a_request_stored_unclaimed_wakes_the_worker(env: Env) -> None:
         await asyncio.sleep(0.05)
         row = await _stored(env, "1031", kkt, None)  # the worker had no room, say
         waiter = asyncio.create_task(processing.wait_finished(row["id"], 5))
-        processing.accepted(row["id"], row)
+        processing.accepted(row["id"], _as_stored(row))
         assert await waiter  # claimed from the queue at once, not at the next poll
         done = await env.row(row["id"])
-        assert (done.status, done.attempts) == (queue.FISCALIZED, 1)
+        assert (done.status, done.attempts) == (RequestStatus.FISCALIZED, 1)
     finally:
         stop.set()
         await processing.close()
@@ -604,7 +610,7 @@ async def faulty_worker(env: Env, kkt: int, transport_of: Any, budget: int) -> t
     vr = await VirtualRegister.open(env.data_dir / f"registers/kkt-{kkt}.sqlite3")
     handle.client = CashboxClient(transport_of(vr))
     config = ProcessingConfig(retry_base_seconds=0.01, retry_max_seconds=0.02, retry_budget=budget)
-    return Worker(env.db, registers, config), vr
+    return Worker.on(env.db, registers, config), vr
 
 
 async def events_of(env: Env, rid: int) -> list[Any]:
@@ -643,14 +649,14 @@ async def test_a_lost_answer_then_refused_connections_fiscalize_once_where_it_wa
             for c in await queue.claim(env.db, worker.owner, limit=5, lease_us=60_000_000):
                 await worker.process(c)
             row = await env.row(rid)
-            if row.status != queue.PENDING:
+            if row.status != RequestStatus.PENDING:
                 break
             waited = waited or f"waiting for register {first}" in (row.error_text or "")
             await asyncio.sleep(0.03)
     finally:
         await worker.registers.close()
         await vr.close()
-    assert (row.status, row.error_code, row.kkt_id) == (queue.FISCALIZED, None, first), row.error_text
+    assert (row.status, row.error_code, row.kkt_id) == (RequestStatus.FISCALIZED, None, first), row.error_text
     assert waited, "while the register refused, the request said it was waiting for it"
     assert row.attempts > 2, "the retry budget (2) did not end a request whose document may exist"
     [entry] = env.receipts_in_journal(first)
@@ -692,13 +698,13 @@ async def test_a_worker_that_died_after_sending_leaves_the_request_in_doubt(env:
             for claimed in await queue.claim(env.db, worker.owner, limit=5, lease_us=60_000_000):
                 await worker.process(claimed)
             row = await env.row(rid)
-            if row.status != queue.PENDING:
+            if row.status != RequestStatus.PENDING:
                 break
             await asyncio.sleep(0.03)
     finally:
         await worker.registers.close()
         await vr.close()
-    assert (row.status, row.kkt_id) == (queue.FISCALIZED, first), row.error_text
+    assert (row.status, row.kkt_id) == (RequestStatus.FISCALIZED, first), row.error_text
     assert len(env.receipts_in_journal(first)) == 1
     assert env.receipts_in_journal(second) == []
 
@@ -718,7 +724,7 @@ async def test_a_register_that_refused_the_connection_from_the_start_is_failed_o
         await worker.registers.close()
         await vr.close()
     row = await env.row(rid)
-    assert (row.status, row.kkt_id, row.attempts) == (queue.FISCALIZED, second, 1)
+    assert (row.status, row.kkt_id, row.attempts) == (RequestStatus.FISCALIZED, second, 1)
     assert [e.kind for e in await events_of(env, rid)] == ["failover"]
 
 
@@ -731,7 +737,7 @@ async def test_each_outcome_is_one_line_and_reaches_the_hooks(env: Env, caplog: 
     bad = await env.request("1091", receipt("1091"))
     outcomes: list[Outcome] = []
     registers = RegisterDirectory(env.db, env.data_dir)
-    worker = Worker(env.db, registers, ProcessingConfig(retry_base_seconds=0.01, retry_budget=1),
+    worker = Worker.on(env.db, registers, ProcessingConfig(retry_base_seconds=0.01, retry_budget=1),
                     outcomes=[outcomes.append])
     try:
         with caplog.at_level(logging.INFO, logger="kassagate.processing"):

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import insert, select
 
 from kassagate.core.states import RequestStatus
-from kassagate.processing import dispatch, queue
-from kassagate.storage import manage
+from kassagate.processing import dispatch
+from kassagate.storage import manage, queue
 from kassagate.storage.db import Database, open_database
 from kassagate.storage.repos import Accounts, NotFoundError
 from kassagate.storage.schema import request_events, requests

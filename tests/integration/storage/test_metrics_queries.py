@@ -8,10 +8,9 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from kassagate.processing.callbacks import callbacks
 from kassagate.storage.db import open_database
 from kassagate.storage.metrics import WATERMARK_MARGIN, callback_stats, queue_stats
-from kassagate.storage.schema import requests
+from kassagate.storage.schema import callbacks, requests
 
 S = 1_000_000  # microseconds
 

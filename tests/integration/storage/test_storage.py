@@ -11,7 +11,8 @@ from sqlalchemy import inspect, select, text
 
 from kassagate.storage import open_database, requests
 from kassagate.storage.migrate import current_revision, head_revision
-from kassagate.storage.repos import Accounts, DuplicateError, NotFoundError, Requests, RequestWriter
+from kassagate.storage.repos import Accounts, DuplicateError, NotFoundError
+from kassagate.storage.request_store import NewRequest, Requests, RequestWriter
 from kassagate.storage.tokens import hash_token, hash_token_pbkdf2, verify_token
 
 KEY = bytes(range(32))
@@ -102,7 +103,7 @@ async def test_writer_keeps_one_row_per_rid_under_concurrency(database_url: str)
         writer = RequestWriter(db)
         rows = [row(f"{i:023d}", rid="same", scope="kassa:1") for i in range(40)]
         rows += [row(f"{100 + i:023d}") for i in range(20)]  # no RID: all inserted
-        results = await asyncio.gather(*(writer.insert(r) for r in rows))
+        results = await asyncio.gather(*(writer.insert(NewRequest(**r)) for r in rows))
         inserted = [r for r in results[:40] if r.id is not None]
         assert len(inserted) == 1
         first_nuid = next(r["nuid"] for r, res in zip(rows, results, strict=False) if res.id is not None)
@@ -111,7 +112,7 @@ async def test_writer_keeps_one_row_per_rid_under_concurrency(database_url: str)
                 assert res.duplicate_of is not None and res.duplicate_of["nuid"] == first_nuid
         assert all(r.id is not None for r in results[40:])
         # another scope may use the same RID
-        other = await writer.insert(row("9" * 23, rid="same", scope="kassa:2", kassaid="2"))
+        other = await writer.insert(NewRequest(**row("9" * 23, rid="same", scope="kassa:2", kassaid="2")))
         assert other.id is not None
         reqs = Requests(db)
         assert await reqs.count() == 1 + 20 + 1
@@ -130,9 +131,11 @@ async def test_writer_failure_reaches_every_waiter_and_stores_nothing(database_u
         writer = RequestWriter(db)
         bad = row("1" * 23)
         bad["receipt"] = None  # NOT NULL: the whole batch fails
-        results = await asyncio.gather(writer.insert(bad), writer.insert(row("2" * 23)), return_exceptions=True)
+        results = await asyncio.gather(
+            writer.insert(NewRequest(**bad)), writer.insert(NewRequest(**row("2" * 23))), return_exceptions=True
+        )
         assert all(isinstance(r, Exception) for r in results) or isinstance(results[0], Exception)
-        ok = await writer.insert(row("3" * 23))
+        ok = await writer.insert(NewRequest(**row("3" * 23)))
         assert ok.id is not None
         async with db.engine.connect() as conn:
             nuids = {r for (r,) in await conn.execute(select(requests.c.nuid))}
@@ -175,7 +178,7 @@ async def test_request_reads_equal_the_engines_rows(database_url: str) -> None:
         writer = RequestWriter(db)
         stored = row("4" * 23, rid="r-1", scope="kassa:1")
         stored.update(debug=True, kkt_id=None, fd_number=2**40, fiscal_sign="0123456789", qr="t=1&s=2")
-        request_id = (await writer.insert(stored)).id
+        request_id = (await writer.insert(NewRequest(**stored))).id
         await writer.close()
         assert request_id is not None
         async with db.engine.connect() as conn:
@@ -198,5 +201,27 @@ async def test_the_sqlite_reader_refuses_writes(tmp_path: Any) -> None:
         with pytest.raises(StorageError, match=r"readonly|read-only|query_only"):
             await db.sqlite_read(lambda conn: conn.execute("CREATE TABLE t (k TEXT)"))
         assert await db.sqlite_read(lambda conn: conn.execute("SELECT 41 + 1").fetchone()[0]) == 42
+    finally:
+        await db.close()
+
+
+async def test_a_failed_store_or_account_read_is_a_storage_error(database_url: str) -> None:
+    """What the intake answers with 70: the database's failures reach it as StorageError,
+    whatever the engine."""
+    from kassagate.storage.errors import StorageError
+
+    db = await open_database(database_url)
+    try:
+        writer = RequestWriter(db)
+        bad = row("1" * 23)
+        bad["receipt"] = None  # NOT NULL
+        with pytest.raises(StorageError):
+            await writer.insert(NewRequest(**bad))
+        await writer.close()
+        async with db.engine.begin() as conn:
+            await conn.execute(text("DROP TABLE user_kassas"))
+            await conn.execute(text("DROP TABLE kassas"))
+        with pytest.raises(StorageError):
+            await Accounts(db).get_kassa("1")
     finally:
         await db.close()

@@ -9,13 +9,15 @@ import os
 from collections import Counter
 from typing import Any
 
+import msgspec
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from kassagate.core.codes import FrontCode
 from kassagate.front import envelope
 from kassagate.front.intake import Intake
-from kassagate.storage.repos import Cluster, Kassa, Kkt, Stored
+from kassagate.storage.repos import Cluster, Kassa, Kkt
+from kassagate.storage.request_store import NewRequest, Stored
 from kassagate.storage.tokens import TokenVerifier, hash_token
 from support.front import PublishedKeys
 from support.fuzz import Mutator
@@ -68,7 +70,8 @@ class MemStore:
         self.rows: list[dict[str, Any]] = []
         self.rids: dict[tuple[str, str], dict[str, Any]] = {}
 
-    async def insert(self, row: dict[str, Any]) -> Stored:
+    async def insert(self, request: NewRequest) -> Stored:
+        row = msgspec.structs.asdict(request)
         key = (row["rid_scope"], row["rid"])
         if row["rid"] is not None and key in self.rids:
             return Stored(id=None, duplicate_of=self.rids[key])

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from kassagate.front.intake import MAX_SYNC_WAIT, wait_seconds
+from kassagate.front.intake.wait import MAX_SYNC_WAIT, wait_seconds
 
 
 @pytest.mark.parametrize(

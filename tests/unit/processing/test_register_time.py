@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kassagate.processing.worker import _parse_register_time
+from kassagate.core.register.clock import parse_time as _parse_register_time
 
 MSK = dt.timezone(dt.timedelta(hours=3))
 

@@ -16,13 +16,13 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, Integer, String, Text, and_, bindparam, insert, or_, select, update
 
-from kassagate.processing import callbacks
+from kassagate.core.states import RequestStatus
+from kassagate.storage import outbox
 from kassagate.storage.db import Database
 from kassagate.storage.group import GroupCommit
+from kassagate.storage.request_store import NewRequest
 from kassagate.storage.schema import DUE_AT, PENDING_ROW, request_events, requests
 from kassagate.storage.sqlite_thread import SqliteStatement, sqlite_statement
-
-PENDING, FISCALIZED, FAILED, DEBUG = 0, 1, 2, 3
 
 
 def now_us() -> int:
@@ -44,10 +44,22 @@ class Claimed:
     kkt_ruled_out: bool = False
 
     @classmethod
-    def stored(cls, request_id: int, row: dict[str, Any]) -> Claimed:
-        """The claim of a request stored already claimed (the intake's row, before its id:
-        nothing was sent for it yet)."""
-        return cls(request_id, *(row[c.name] for c in _CLAIM_COLUMNS[1:-1]))
+    def stored(cls, request_id: int, new: NewRequest) -> Claimed:
+        """The claim of a request stored already claimed (``new`` carries the lease):
+        nothing was sent for it yet."""
+        return cls(
+            id=request_id, nuid=new.nuid, mode=new.mode, kassaid=new.kassaid, cluster_id=new.cluster_id,
+            receipt=new.receipt, accepted_at=new.accepted_at, attempts=new.attempts, kkt_id=new.kkt_id,
+        )
+
+    @classmethod
+    def from_row(cls, row: Any) -> Claimed:
+        """A claim from a row of the claim's columns (a mapping by column name)."""
+        return cls(
+            id=row["id"], nuid=row["nuid"], mode=row["mode"], kassaid=row["kassaid"], cluster_id=row["cluster_id"],
+            receipt=row["receipt"], accepted_at=row["accepted_at"], attempts=row["attempts"], kkt_id=row["kkt_id"],
+            kkt_ruled_out=bool(row["kkt_ruled_out"]),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +128,7 @@ def _mine() -> Any:
     leased to ``q_owner``."""
     return and_(
         requests.c.id == bindparam("q_id", type_=BigInteger),
-        requests.c.status == PENDING,
+        requests.c.status == RequestStatus.PENDING,
         requests.c.lease_owner == bindparam("q_owner", type_=String),
     )
 
@@ -154,7 +166,7 @@ class Event:
     """A line of a request's timeline (``request_events``), written with the change it
     explains, in the same transaction."""
 
-    kind: str  # retry | waiting | failover (processing.dispatch)
+    kind: str  # retry | waiting | failover (the worker's decisions: processing/dispatch.py)
     detail: str
     kkt_id: int | None = None
 
@@ -179,8 +191,10 @@ def end_statement(columns: tuple[str, ...]) -> tuple[Any, SqliteStatement]:
     return got
 
 
-def _claim_rows(conn: sqlite3.Connection, params: dict[str, Any]) -> list[Any]:
-    return conn.execute(CLAIM_SQLITE.sql, CLAIM_SQLITE.params(params)).fetchall()
+def _claim_rows(conn: sqlite3.Connection, params: dict[str, Any]) -> list[Claimed]:
+    cur = conn.execute(CLAIM_SQLITE.sql, CLAIM_SQLITE.params(params))
+    names = [d[0] for d in cur.description]
+    return [Claimed.from_row(dict(zip(names, row, strict=True))) for row in cur.fetchall()]
 
 
 async def claim(db: Database, owner: str, *, limit: int, lease_us: int) -> list[Claimed]:
@@ -188,11 +202,11 @@ async def claim(db: Database, owner: str, *, limit: int, lease_us: int) -> list[
     now = now_us()
     params = {"q_now": now, "q_limit": limit, "q_owner": owner, "q_lease_until": now + lease_us}
     if db.is_sqlite:
-        rows = await db.sqlite_write(_claim_rows, params)
+        claims = await db.sqlite_write(_claim_rows, params)
     else:
         async with db.write_connection() as conn:
-            rows = (await conn.execute(CLAIM_PG, params)).all()
-    return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
+            claims = [Claimed.from_row(row) for row in (await conn.execute(CLAIM_PG, params)).mappings()]
+    return sorted(claims, key=lambda c: c.id)
 
 
 def _rowcount_with_event(
@@ -276,8 +290,8 @@ def _end_sqlite(conn: sqlite3.Connection, batch: list[End]) -> list[Ended]:
             continue
         queued = False
         if end.callback_kassaid is not None:
-            enqueue = callbacks.ENQUEUE_SQLITE
-            params = enqueue.params(callbacks.enqueue_params(end.request_id, end.callback_kassaid))
+            enqueue = outbox.ENQUEUE_SQLITE
+            params = enqueue.params(outbox.enqueue_params(end.request_id, end.callback_kassaid))
             queued = conn.execute(enqueue.sql, params).rowcount == 1
         out.append(Ended(True, queued))
     return out
@@ -287,7 +301,7 @@ class Finisher:
     """Ends requests with group commit (``storage.group``): ends arriving while a
     transaction runs are written together in the next one, each with its own guarded
     ``UPDATE`` and, when the kassa has a callback URL, its outbox row
-    (:mod:`kassagate.processing.callbacks`) in that same transaction."""
+    (:mod:`kassagate.storage.outbox`) in that same transaction."""
 
     def __init__(self, db: Database, *, max_batch: int = 256) -> None:
         self.db = db
@@ -309,7 +323,7 @@ class Finisher:
                 queued = False
                 if end.callback_kassaid is not None:
                     res = await conn.execute(
-                        callbacks.ENQUEUE, callbacks.enqueue_params(end.request_id, end.callback_kassaid)
+                        outbox.ENQUEUE, outbox.enqueue_params(end.request_id, end.callback_kassaid)
                     )
                     queued = res.rowcount == 1
                 out.append(Ended(True, queued))
@@ -327,10 +341,10 @@ def end_values(
     """The columns that end a request: fiscalized (``fiscal``) or failed (``error_code``)."""
     values: dict[str, Any] = {"lease_owner": None, "lease_until": None, "finished_at": now_us()}
     if fiscal is not None:
-        values.update(status=FISCALIZED, error_code=None, error_text=None)
+        values.update(status=RequestStatus.FISCALIZED, error_code=None, error_text=None)
         values.update({k: getattr(fiscal, k) for k in FiscalData.__slots__})
     else:
-        values.update(status=FAILED, error_code=error_code, error_text=error_text)
+        values.update(status=RequestStatus.FAILED, error_code=error_code, error_text=error_text)
     if kkt_id is not None:
         values["kkt_id"] = kkt_id
     if kassaid is not None:
@@ -356,3 +370,27 @@ async def finish(
     values = end_values(fiscal=fiscal, error_code=error_code, error_text=error_text, kkt_id=kkt_id, kassaid=kassaid)
     ended = await Finisher(db).finish(End(request_id, owner, values, callback_kassaid))
     return ended.ended
+
+
+class RequestQueue:
+    """The queue as a worker uses it, over one database: claims, the writes of a lease
+    holder, and ends with group commit (:class:`Finisher`)."""
+
+    def __init__(self, db: Database, *, max_batch: int = 256) -> None:
+        self.db = db
+        self._finisher = Finisher(db, max_batch=max_batch)
+
+    async def claim(self, owner: str, *, limit: int, lease_us: int) -> list[Claimed]:
+        return await claim(self.db, owner, limit=limit, lease_us=lease_us)
+
+    async def record_register(self, request_id: int, owner: str, kkt_id: int, *, event: Event | None = None) -> bool:
+        return await record_register(self.db, request_id, owner, kkt_id, event=event)
+
+    async def retry_later(
+        self, request_id: int, owner: str, *, delay_us: int, note: str, ruled_out: bool = False,
+        event: Event | None = None,
+    ) -> None:
+        await retry_later(self.db, request_id, owner, delay_us=delay_us, note=note, ruled_out=ruled_out, event=event)
+
+    async def finish(self, end: End) -> Ended:
+        return await self._finisher.finish(end)

@@ -96,7 +96,7 @@ async def test_receipts_today_are_kept_up_between_views(database_url: str, monke
             nonlocal n, clock
             for _ in range(count):
                 clock += 2 * SECOND
-                await writer.insert(row(n, clock, kassaid=kassaids[n % len(kassaids)]))
+                await writer.insert(NewRequest(**row(n, clock, kassaid=kassaids[n % len(kassaids)])))
                 n += 1
 
         async def check(today_from: int) -> dict[str, int]:

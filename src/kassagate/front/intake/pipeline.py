@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from kassagate.core.codes import FrontCode
+from kassagate.core.debug import debug_fiscal_data
 from kassagate.core.receipt import Receipt
 from kassagate.front import envelope
 from kassagate.front.backpressure import Gate
@@ -26,7 +27,6 @@ from kassagate.front.intake.accounts import (
     pick_kassa,
 )
 from kassagate.front.intake.answer import Answer, Mode, answer, refused
-from kassagate.front.intake.debug import debug_fiscal_data
 from kassagate.front.intake.outer import Outer, check_opened, check_outer, is_test, parse_outer
 from kassagate.front.intake.receipt import (
     MSK,

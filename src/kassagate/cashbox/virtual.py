@@ -8,6 +8,16 @@ therefore never leaves before its document is on disk; ``kill -9`` at any moment
 either the whole batch or nothing. (The journal inserts the rows of the batch's plain
 receipts together, before the commit: ``Journal._flush``.) The requests of one batch
 share its time (the clock is read once per batch).
+
+The batching loop here is the register's own, not ``storage.group.GroupCommit``, for
+what a register's batch is that an item list is not: BEGIN may have to wait for another
+process holding the journal's write lock and then reloads the state that process wrote;
+each request runs in its own savepoint against the in-memory state, an error answer
+undoing only itself; COMMIT runs on the event loop while the disk's fsync is fast (a
+thread hop would cost more) and the WAL is checkpointed between batches; and ``submit``
+hands the HTTP server the answer's future itself, with no coroutine per request (the
+register's hot path). ``GroupCommit`` commits a list of items in one callback and
+answers through a coroutine per item.
 """
 
 from __future__ import annotations

@@ -126,6 +126,20 @@ def connect(path: Path | str) -> sqlite3.Connection:
     return conn
 
 
+def journal_stamp(path: Path | str) -> tuple[int, ...]:
+    """What changes whenever the journal at ``path`` is written: the modification times
+    and sizes of its file and its WAL (a ``stat`` each; no connection)."""
+    out: list[int] = []
+    for name in (str(path), f"{path}-wal"):
+        try:
+            st = os.stat(name)
+        except OSError:
+            out += (0, 0)
+        else:
+            out += (st.st_mtime_ns, st.st_size)
+    return tuple(out)
+
+
 def _row_doc(r: tuple[Any, ...]) -> Doc:
     body = _dec.decode(r[15])
     return Doc(id=r[0], kind=r[1], origin=r[2], status=r[3], shift=r[4], time=r[5], amount=r[6], fd=r[7], fp=r[8],

@@ -38,10 +38,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import msgspec
+
 from kassagate.core.codes import CashboxCode
 from kassagate.core.fn import FiscalDrive
-from kassagate.core.register import READ_ONLY, Doc, Register, RegisterState, error_answer
-from kassagate.core.register.model import TIME_FORMAT
+from kassagate.core.register import READ_ONLY, Doc, MemoryStore, Register, RegisterState, error_answer
+from kassagate.core.register.clock import TIME_FORMAT
 from kassagate.core.register.rules import check_tax_rates
 from kassagate.core.tables import FN_VALIDITY_MONTHS
 
@@ -195,6 +197,27 @@ def read_journal(path: Path, *, offsets: bool = False) -> Iterator[dict[str, Any
             yield line
     finally:
         j.close()
+
+
+def read_state(path: Path) -> RegisterState:
+    """The state of the register at ``path`` as its journal holds it, read through a
+    read-only connection closed at once (a register that is not open stays closed)."""
+    conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=60.0)
+    try:
+        row = conn.execute("SELECT v FROM meta WHERE k='state'").fetchone()
+    finally:
+        conn.close()
+    if row is None:
+        raise JournalError(f"{path} is not an initialised register journal")
+    return RegisterState.from_dict(msgspec.json.decode(row[0]))
+
+
+def state_info(state: RegisterState, now: dt.datetime | None = None) -> dict[str, Any]:
+    """The ``/get_info`` answer of a register in ``state`` at ``now`` (default: its clock),
+    computed by the register's rules on a copy of the state, without its journal."""
+    tz = zoneinfo.ZoneInfo(state.timezone)
+    when = (now or dt.datetime.now(tz)).astimezone(tz)
+    return Register(state.clone(), MemoryStore()).handle("get_info", {}, when, random.Random(0))
 
 
 def read_fn_key(path: Path) -> bytes | None:

@@ -17,7 +17,6 @@ from kassagate.core.codes import CASHBOX_MESSAGES, CashboxCode
 from kassagate.core.fn import FiscalDrive, naive
 from kassagate.core.register import reports
 
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 DATE_FORMAT = "%Y-%m-%d"
 #: Kinds of the register's own reports (not answers to a document request).
 SHIFT_KINDS = ("registration", "open_shift", "close_shift")

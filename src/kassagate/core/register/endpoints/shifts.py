@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from kassagate.core.codes import CashboxCode as C
 from kassagate.core.register import reports
+from kassagate.core.register.clock import TIME_FORMAT
 from kassagate.core.register.endpoints.common import fiscal_id, shift_ref
-from kassagate.core.register.model import TIME_FORMAT, CashboxError, Doc
+from kassagate.core.register.model import CashboxError, Doc
 from kassagate.core.tables import SHIFT_MAX_DURATION
 
 if TYPE_CHECKING:

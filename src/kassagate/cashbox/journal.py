@@ -29,6 +29,7 @@ without the ``days`` table gets it built from its documents once, when it is ope
 
 from __future__ import annotations
 
+import copy
 import os
 import sqlite3
 import struct
@@ -80,6 +81,8 @@ CREATE INDEX IF NOT EXISTS docs_time ON docs(time);
 CREATE INDEX IF NOT EXISTS docs_open_orders ON docs(id) WHERE kind = 'order' AND status = 0;
 CREATE INDEX IF NOT EXISTS docs_close ON docs(shift) WHERE kind = 'close_shift';
 """
+#: How many Z reports a journal keeps as read (``close_report``).
+_CLOSES_KEPT = 64
 #: Each day's running totals (``reports.add_to_day``), as JSON.
 _DAYS = "CREATE TABLE days (day TEXT PRIMARY KEY, totals BLOB NOT NULL)"
 _SAVE_DAY = "INSERT OR REPLACE INTO days (day, totals) VALUES (?, ?)"
@@ -186,6 +189,9 @@ class Journal:
         # never mutated: a savepoint keeps the dict it started with).
         self._days: dict[str, dict[str, Any]] = {}
         self._days_saved: dict[str, dict[str, Any]] = {}
+        # Z reports as read (a Z report never changes once written; forgotten on a rollback,
+        # which may undo one this transaction wrote)
+        self._closes: dict[int, Doc] = {}
 
     def _has_days(self) -> bool:
         row = self.conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='days'").fetchone()
@@ -253,6 +259,7 @@ class Journal:
 
     def rollback(self) -> None:
         self._days, self._days_saved = {}, {}
+        self._closes.clear()
         self._deferred, self._deferred_plain, self._deferred_keys = [], [], set()
         self._flush_failed = False
         if self.conn.in_transaction:
@@ -356,6 +363,7 @@ class Journal:
         self._sp_wanted = False
         self._pending = None
         self._days = self._days_saved
+        self._closes.clear()
         if self._sp_open:
             self._sp_open = False
             self.conn.execute("ROLLBACK TO req")
@@ -419,7 +427,15 @@ class Journal:
         return self._many("shift = ?", (shift,))
 
     def close_report(self, shift: int) -> Doc | None:
-        return self._one("kind = 'close_shift' AND shift = ?", (shift,), index="docs_close")
+        doc = self._closes.get(shift)
+        if doc is None:
+            doc = self._one("kind = 'close_shift' AND shift = ?", (shift,), index="docs_close")
+            if doc is None:
+                return None
+            if len(self._closes) >= _CLOSES_KEPT:
+                self._closes.pop(next(iter(self._closes)))
+            self._closes[shift] = doc
+        return copy.copy(doc)
 
     def between(self, start: str, stop: str) -> list[Doc]:
         return self._many("time BETWEEN ? AND ?", (start, stop))
@@ -432,7 +448,7 @@ class Journal:
         out: dict[str, Any] = {}
         for (totals,) in self.conn.execute("SELECT totals FROM days WHERE day BETWEEN ? AND ?",
                                            (first_day, last_day)):
-            out = reports.merge(out, _dec.decode(totals))
+            reports.merge_into(out, _dec.decode(totals))  # (a fresh dict each: merged in place)
         for day, running in self._days.items():  # the open transaction's, not yet in the table
             if first_day <= day <= last_day:
                 out = reports.merge(out, running)

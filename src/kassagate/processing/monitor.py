@@ -37,6 +37,7 @@ from kassagate.core.states import FnState
 from kassagate.core.tables import SHIFT_MAX_DURATION
 from kassagate.metrics import RegisterReading
 from kassagate.processing.registers import RegisterDirectory, RegisterHandle
+from kassagate.processing.routing import SHIFT_MARGIN_SECONDS
 from kassagate.storage.db import Database
 from kassagate.storage.registers import RegisterRows
 from kassagate.storage.repos import Kkt
@@ -235,9 +236,15 @@ class RegisterMonitor:
                  and seen.last_fd is not None and info.get("lastFdNumber") == seen.last_fd)
         seen.last_fd = None if info is None else info.get("lastFdNumber")
         wait = min(max(seen.wait * 2, self.interval), self.max_interval) if quiet else self.interval
-        if info is not None and age is not None and info.get("autoShift") not in (True, "true"):
-            rotate_in = (SHIFT_MAX_DURATION - self.rotate_before - age).total_seconds()
-            wait = min(wait, max(rotate_in, self.interval))
+        if info is not None and age is not None:
+            # seen again before the routing counts its shift as ending, and (device mode)
+            # before the shift needs rotating
+            left = (SHIFT_MAX_DURATION - age).total_seconds()
+            if left > SHIFT_MARGIN_SECONDS:
+                wait = min(wait, max(left - SHIFT_MARGIN_SECONDS, self.interval))
+            if info.get("autoShift") not in (True, "true"):
+                rotate_in = (SHIFT_MAX_DURATION - self.rotate_before - age).total_seconds()
+                wait = min(wait, max(rotate_in, self.interval))
         seen.wait = wait
         seen.due = time.monotonic() + wait
 

@@ -100,12 +100,22 @@ def add_to_day(running: dict[str, Any], doc: Doc) -> dict[str, Any]:
 def merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     """The running totals ``a`` and ``b`` together (a new dict)."""
     out = dict(a)
+    for key, v in a.items():
+        if v.__class__ is dict:
+            out[key] = dict(v)
+    return merge_into(out, b)
+
+
+def merge_into(out: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """``out`` plus ``b``, in place (``out`` must be the caller's own, its VAT dicts too)."""
     for key, v in b.items():
-        if isinstance(v, dict):
-            vats = dict(out.get(key, {}))
-            for prc, n in v.items():
-                vats[prc] = vats.get(prc, 0) + n
-            out[key] = vats
+        if v.__class__ is dict:
+            vats = out.get(key)
+            if vats is None:
+                out[key] = dict(v)
+            else:
+                for prc, n in v.items():
+                    vats[prc] = vats.get(prc, 0) + n
         else:
             out[key] = out.get(key, 0) + v
     return out

@@ -186,7 +186,7 @@ class RegisterMonitor:
         try:
             path = self._unopened(row)
             if path is not None:
-                info, tz = await self._peek(row.id, path, seen)
+                info, tz = await self._peek(row, path, seen)
             else:
                 seen.state, seen.stamp = None, ()
                 handle = await self.registers.get(kkt_id)
@@ -217,7 +217,7 @@ class RegisterMonitor:
             self._schedule(seen, info, age)
         return state if isinstance(state, str) else None
 
-    async def _peek(self, kkt_id: int, path: Path, seen: _Seen) -> tuple[dict[str, Any] | None, ZoneInfo]:
+    async def _peek(self, row: Kkt, path: Path, seen: _Seen) -> tuple[dict[str, Any] | None, ZoneInfo]:
         """``/get_info`` of a virtual register not open here, from its journal's state (read
         again only when the journal changed), recorded in its row as ``ask_register`` does."""
         stamp = journal_stamp(path)
@@ -225,7 +225,7 @@ class RegisterMonitor:
             seen.state = await asyncio.to_thread(read_state, path)
             seen.stamp = stamp
         info = state_info(seen.state)
-        await self._rows.record(kkt_id, info)
+        await self._rows.record(row.id, info, row=row)
         return info, zone(seen.state.timezone)
 
     def _schedule(self, seen: _Seen, info: dict[str, Any] | None, age: dt.timedelta | None) -> None:

@@ -44,16 +44,22 @@ class RegisterRows:
             rows = await conn.execute(select(*_KKT_COLUMNS).order_by(kkts.c.id))
             return [Kkt(*r) for r in rows]
 
-    async def record(self, kkt_id: int, info: dict[str, Any]) -> bool:
+    async def record(self, kkt_id: int, info: dict[str, Any], *, row: Kkt | None = None) -> bool:
         """Write what ``info`` (a ``/get_info`` answer) says into the register's row, when
-        it differs from what the row holds (a read; the write lock only for a change).
-        True when the row changed."""
+        it differs from what the row holds (``row`` as just read, else read now; the write
+        lock only for a change). True when the row changed."""
         values = reading_values(info)
         if not values:
             return False
-        async with self.db.engine.connect() as conn:
-            row = (await conn.execute(select(*_READ_COLUMNS).where(kkts.c.id == kkt_id))).mappings().first()
-        if row is None or all(row[c] == v for c, v in values.items()):
+        if row is None:
+            async with self.db.engine.connect() as conn:
+                held = (await conn.execute(select(*_READ_COLUMNS).where(kkts.c.id == kkt_id))).mappings().first()
+            if held is None:
+                return False
+            current = dict(held)
+        else:
+            current = {c: getattr(row, c) for c in values}
+        if all(current[c] == v for c, v in values.items()):
             return False
         changed = or_(*(kkts.c[c].is_distinct_from(v) for c, v in values.items()))
         async with self.db.write_connection() as conn:

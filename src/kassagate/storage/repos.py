@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import Boolean, bindparam, delete, func, insert, select, update
+from sqlalchemy import Boolean, String, bindparam, cast, delete, func, insert, literal_column, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from kassagate.storage.db import Database, utc_micros
@@ -117,6 +118,15 @@ def _kassa_from_row(m: Mapping[str, Any]) -> Kassa:
 
 def _kassa_select() -> Any:
     return select(kassas, *_KKT_COLS).select_from(kassas.outerjoin(kkts, kassas.c.kkt_id == kkts.c.id))
+
+
+def _row_text(columns: Iterable[Any]) -> Any:
+    """One row's columns as one text (NULL as ``~``), for ``Accounts.fingerprint``."""
+    parts = [func.coalesce(cast(c, String), "~") for c in columns]
+    text = parts[0]
+    for part in parts[1:]:
+        text = text + "|" + part
+    return text
 
 
 class Accounts:
@@ -295,6 +305,24 @@ class Accounts:
                     created_at=utc_micros(),
                 )
             )
+
+    async def fingerprint(self) -> str:
+        """A text that changes whenever a kassa's or a register's row does (every column
+        ``get_kassa`` reads), digested by the database in one query per table: a cache of
+        kassas compares it instead of reading them again."""
+        out = []
+        async with self.db.engine.connect() as conn:
+            for table, key in ((kassas, kassas.c.kassaid), (kkts, kkts.c.id)):
+                text = _row_text(c for c in table.c if c.name != "callback_secret")
+                if self.db.is_sqlite:
+                    rows = select(text.label("t")).order_by(key).subquery()
+                    stmt = select(func.count(), func.group_concat(rows.c.t, "\n")).select_from(rows)
+                else:
+                    ordered = postgresql.aggregate_order_by(literal_column("E'\\n'"), key)
+                    stmt = select(func.count(), func.string_agg(text, ordered))
+                count, joined = (await conn.execute(stmt)).one()
+                out.append(f"{count}:{hashlib.blake2b((joined or '').encode(), digest_size=16).hexdigest()}")
+        return " ".join(out)
 
     async def get_kassa(self, kassaid: str) -> Kassa | None:
         async with self.db.engine.connect() as conn:

@@ -102,7 +102,7 @@ class _Seen:
     wait: float = 0.0  # the pause after its last check (doubles while nothing happens)
     last_fd: Any = None  # ``lastFdNumber`` at the last check: a change is activity
     state: RegisterState | None = None  # a virtual register not open here: its state as read
-    stamp: tuple[int, ...] = ()  # and its journal's stamp then
+    stamp: tuple[int, ...] = ()  # a virtual register: its journal's stamp at the last check
 
 
 @dataclass
@@ -110,9 +110,10 @@ class RegisterMonitor:
     """Checks each register when it is due: every ``interval`` while something happens on
     it (documents, an FN or registration that is not healthy, an unreachable register, a
     shift near its rotation), backing off to ``max_interval`` while it stays idle and
-    healthy. A virtual register of this process that nothing has opened is not opened: its
-    state is read from its journal when the journal changed (a ``stat`` tells), and its
-    ``/get_info`` computed from it."""
+    healthy; a virtual register whose journal changed (a ``stat`` of its files tells:
+    documents, a fault set by another process) is due at once. A virtual register of this
+    process that nothing has opened is not opened: its state is read from its journal when
+    the journal changed, and its ``/get_info`` computed from it."""
 
     db: Database
     registers: RegisterDirectory
@@ -145,8 +146,7 @@ class RegisterMonitor:
         await asyncio.gather(*(self._check(row) for row in rows))
 
     async def check_due(self) -> None:
-        """Check the registers that are due (and the unopened virtual ones whose journal
-        changed)."""
+        """Check the registers that are due, and the virtual ones whose journal changed."""
         rows = await self._rows.all()
         now = time.monotonic()
         due = []
@@ -154,8 +154,8 @@ class RegisterMonitor:
             seen = self._seen.get(row.id)
             if seen is None or seen.due <= now:
                 due.append(row)
-            elif seen.state is not None:  # a virtual register not open here: did its journal change?
-                path = self._unopened(row)
+            elif seen.stamp:  # a virtual register: did its journal change (documents, a fault)?
+                path = row.journal_file(self.registers.data_dir)
                 if path is not None and journal_stamp(path) != seen.stamp:
                     due.append(row)
         known = {row.id for row in rows}
@@ -188,7 +188,9 @@ class RegisterMonitor:
             if path is not None:
                 info, tz = await self._peek(row, path, seen)
             else:
-                seen.state, seen.stamp = None, ()
+                seen.state = None
+                journal = row.journal_file(self.registers.data_dir)
+                seen.stamp = () if journal is None else journal_stamp(journal)
                 handle = await self.registers.get(kkt_id)
                 info, tz = await ask_register(self.db, handle), handle.tz
         except Exception as exc:

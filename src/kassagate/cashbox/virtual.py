@@ -1,4 +1,6 @@
-"""The virtual cash register: the core rules (``core.register``, ``core.fn``) over the
+"""(Over 400 lines: the register's batching loop and the helpers that open its journal file by path.)
+
+The virtual cash register: the core rules (``core.register``, ``core.fn``) over the
 SQLite journal, with group commit (contract C3 of ``docs/architecture.md``).
 
 One writer thread per open register takes every queued request, runs each in a

@@ -15,7 +15,10 @@ between the cases):
 and the journal's size per document (after a checkpoint). The headline is the worse
 ratio (target: at most 1.5).
 
-    .venv/bin/python bench/scale_reports.py [--quick] [--calls 20]
+    .venv/bin/python bench/scale_reports.py [--quick] [--calls 20] [--small N] [--large N]
+
+Run with ``PYTHONPATH=<another checkout>/src`` it measures that code (its journal filled
+without kept totals when it keeps none).
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ def fill(path: Path, n: int) -> dict[str, float]:
     fn = s.fn
     assert fn is not None
     step = dt.timedelta(days=DAYS) / n
+    count = getattr(j, "count", None)  # (none in a journal that keeps no totals: ``--code``)
     for i in range(1, n):
         doc = copy.copy(template)
         s.last_doc_id += 1
@@ -65,7 +69,8 @@ def fill(path: Path, n: int) -> dict[str, float]:
         doc.id, doc.fd, doc.doc_number = s.last_doc_id, fn.last_fd, str(i)
         doc.time = (START + step * i).strftime("%Y-%m-%d %H:%M:%S")
         j.add(doc)
-        j.count(doc)
+        if count is not None:
+            count(doc)
         s.shift_totals = reports.add(s.shift_totals, doc)
         s.shift_docs += 1
         s.shift_receipts += 1
@@ -134,9 +139,13 @@ async def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="10^3 and 10^5 documents instead of 10^4 and 10^6")
     p.add_argument("--calls", type=int, default=20)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--small", type=int, help="documents of the small journal (instead of the sizes above)")
+    p.add_argument("--large", type=int, help="documents of the large journal")
     a = p.parse_args()
     small, large = sizes(a.quick)
-    m = await measure(small, large, a.calls)
+    small, large = a.small or small, a.large or large
+    m = await measure(small, large, a.calls, a.rounds)
     print(f"journal fill: {small} docs {m['small_fill_s']:.1f} s, {large} docs {m['large_fill_s']:.1f} s; "
           f"{m['large_bytes_per_doc']:.0f} bytes per document")
     print(f"dates_report, a year: {small} docs {m['dates_small'] * 1000:.2f} ms, {large} docs "

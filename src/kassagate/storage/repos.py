@@ -122,7 +122,7 @@ def _kassa_select() -> Any:
 
 def _row_text(columns: Iterable[Any]) -> Any:
     """One row's columns as one text (NULL as ``~``), for ``Accounts.fingerprint``."""
-    parts = [func.coalesce(cast(c, String), "~") for c in columns]
+    parts = [func.coalesce(c if isinstance(c.type, String) else cast(c, String), "~") for c in columns]
     text = parts[0]
     for part in parts[1:]:
         text = text + "|" + part
@@ -313,7 +313,7 @@ class Accounts:
         out = []
         async with self.db.engine.connect() as conn:
             for table, key in ((kassas, kassas.c.kassaid), (kkts, kkts.c.id)):
-                text = _row_text(c for c in table.c if c.name != "callback_secret")
+                text = _row_text(c for c in table.c if c.name not in ("callback_secret", "created_at"))
                 if self.db.is_sqlite:
                     rows = select(text.label("t")).order_by(key).subquery()
                     stmt = select(func.count(), func.group_concat(rows.c.t, "\n")).select_from(rows)

@@ -1,4 +1,6 @@
-"""The register's journal: one SQLite file in WAL mode, the device's own storage.
+"""(Over 400 lines: the journal's one connection, its deferred writes and kept totals share one transaction.)
+
+The register's journal: one SQLite file in WAL mode, the device's own storage.
 
 Automatic checkpoints are off (they would run inside a commit, doubling its time): the
 register checkpoints from a second connection in its own thread between two batches,
@@ -17,10 +19,17 @@ private, synchronous storage driven by its single writer thread (``virtual.py``)
 service database. ``synchronous=FULL``: a committed document is on disk (fsync) before
 its answer leaves. Several processes may open one file: writes are serialised by
 ``BEGIN IMMEDIATE``; ``PRAGMA data_version`` tells a process another one wrote.
+
+Reports read kept totals, never the documents they sum: the ``days`` table holds each
+day's running totals (``reports.add_to_day``), updated in the transaction that writes the
+day's documents (the batch's totals are merged into their rows just before COMMIT); a
+closed shift's totals are in its Z report, found through a partial index. A journal
+without the ``days`` table gets it built from its documents once, when it is opened.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import sqlite3
 import struct
@@ -30,9 +39,10 @@ from typing import Any
 
 import msgspec
 
+from kassagate.core.register import reports
 from kassagate.core.register.model import SHIFT_KINDS, Doc, RegisterState
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 60_000
 #: The register checkpoints once the WAL file has grown to this size.
 CHECKPOINT_WAL_BYTES = 4 * 1024 * 1024
@@ -69,7 +79,13 @@ CREATE INDEX IF NOT EXISTS docs_idem ON docs(idem) WHERE idem IS NOT NULL;
 CREATE INDEX IF NOT EXISTS docs_shift ON docs(shift);
 CREATE INDEX IF NOT EXISTS docs_time ON docs(time);
 CREATE INDEX IF NOT EXISTS docs_open_orders ON docs(id) WHERE kind = 'order' AND status = 0;
+CREATE INDEX IF NOT EXISTS docs_close ON docs(shift) WHERE kind = 'close_shift';
 """
+#: How many Z reports a journal keeps as read (``close_report``).
+_CLOSES_KEPT = 64
+#: Each day's running totals (``reports.add_to_day``), as JSON.
+_DAYS = "CREATE TABLE days (day TEXT PRIMARY KEY, totals BLOB NOT NULL)"
+_SAVE_DAY = "INSERT OR REPLACE INTO days (day, totals) VALUES (?, ?)"
 
 _COLS = (
     "id, kind, origin, status, shift, time, amount, fd, fp, sign, doc_time, doc_number, ext_id, idem, parent_id, body"
@@ -90,6 +106,15 @@ _enc = msgspec.json.Encoder()
 _dec = msgspec.json.Decoder()
 
 
+class _Counted(msgspec.Struct):
+    """What counting a document needs of its body (the rest is skipped unparsed)."""
+
+    summary: dict[str, Any]
+
+
+_counted_dec = msgspec.json.Decoder(_Counted)
+
+
 class JournalError(Exception):
     """The journal file is missing, not a register journal, or already initialised."""
 
@@ -102,6 +127,20 @@ def connect(path: Path | str) -> sqlite3.Connection:
     conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     return conn
+
+
+def journal_stamp(path: Path | str) -> tuple[int, ...]:
+    """What changes whenever the journal at ``path`` is written: the modification times
+    and sizes of its file and its WAL (a ``stat`` each; no connection)."""
+    out: list[int] = []
+    for name in (str(path), f"{path}-wal"):
+        try:
+            st = os.stat(name)
+        except OSError:
+            out += (0, 0)
+        else:
+            out += (st.st_mtime_ns, st.st_size)
+    return tuple(out)
 
 
 def _row_doc(r: tuple[Any, ...]) -> Doc:
@@ -132,6 +171,8 @@ class Journal:
             os.close(fd)
         self.conn = connect(self.path)
         self.conn.executescript(_SCHEMA)
+        if not self._has_days():
+            self._build_days()
         self._page_size: int = self.conn.execute("PRAGMA page_size").fetchone()[0]
         self._shm_fd: int | None = None
         self._find_cursor = self.conn.cursor()  # reused: ``find`` runs for most requests
@@ -144,6 +185,37 @@ class Journal:
         self._deferred_plain: list[tuple[Any, ...]] = []  # (those for _INSERT_PLAIN)
         self._deferred_keys: set[str] = set()  # their ext_id and idem values
         self._flush_failed = False  # the transaction lost deferred rows: it must roll back
+        # The open transaction's day totals, written into ``days`` before COMMIT (replaced,
+        # never mutated: a savepoint keeps the dict it started with).
+        self._days: dict[str, dict[str, Any]] = {}
+        self._days_saved: dict[str, dict[str, Any]] = {}
+        # Z reports as read (a Z report never changes once written; forgotten on a rollback,
+        # which may undo one this transaction wrote)
+        self._closes: dict[int, Doc] = {}
+
+    def _has_days(self) -> bool:
+        row = self.conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='days'").fetchone()
+        return row is not None
+
+    def _build_days(self) -> None:
+        """Create ``days`` and fill it from the documents (a journal written without it)."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            if not self._has_days():  # (another process may have built it meanwhile)
+                self.conn.execute(_DAYS)
+                days: dict[str, dict[str, Any]] = {}
+                rows = self.conn.execute("SELECT id, kind, time, amount, fd, body FROM docs "
+                                         "WHERE fd IS NOT NULL OR kind IN ('deposit', 'withdraw') ORDER BY id")
+                for id_, kind, time, amount, fd, body in rows:
+                    doc = Doc(id=id_, kind=kind, origin=kind, status=1, shift=0, time=time, amount=amount, fd=fd,
+                              summary=_counted_dec.decode(body).summary)
+                    day = time[:10]
+                    days[day] = reports.add_to_day(days.get(day, {}), doc)
+                self.conn.executemany(_SAVE_DAY, [(d, _enc.encode(t)) for d, t in days.items()])
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
         if self._shm_fd is not None:
@@ -169,9 +241,25 @@ class Journal:
         self._flush()
         if self._flush_failed:
             raise JournalError("deferred documents could not be written: roll the transaction back")
+        if self._days:
+            self._save_days()
         self.conn.execute("COMMIT")
 
+    def _save_days(self) -> None:
+        """Merge the transaction's day totals into their rows (a batch's documents mostly
+        fall on one day: one row read and written)."""
+        days, self._days = self._days, {}
+        self._days_saved = {}
+        marks = ",".join("?" * len(days))
+        kept = dict(self.conn.execute(f"SELECT day, totals FROM days WHERE day IN ({marks})",  # noqa: S608
+                                      tuple(days)).fetchall())
+        self.conn.executemany(_SAVE_DAY, [
+            (day, _enc.encode(reports.merge(_dec.decode(kept[day]), t) if day in kept else t))
+            for day, t in days.items()])
+
     def rollback(self) -> None:
+        self._days, self._days_saved = {}, {}
+        self._closes.clear()
         self._deferred, self._deferred_plain, self._deferred_keys = [], [], set()
         self._flush_failed = False
         if self.conn.in_transaction:
@@ -221,6 +309,7 @@ class Journal:
     def savepoint(self) -> None:
         self._sp_wanted = True
         self._pending = None
+        self._days_saved = self._days
 
     def _write(self, sql: str, args: tuple[Any, ...]) -> None:
         if self._sp_wanted and not self._sp_open and self._pending is None:
@@ -273,6 +362,8 @@ class Journal:
     def rollback_savepoint(self) -> None:
         self._sp_wanted = False
         self._pending = None
+        self._days = self._days_saved
+        self._closes.clear()
         if self._sp_open:
             self._sp_open = False
             self.conn.execute("ROLLBACK TO req")
@@ -292,9 +383,10 @@ class Journal:
                 self._flush()
                 self.conn.execute(sql, args)
 
-    def _one(self, where: str, args: tuple[Any, ...]) -> Doc | None:
+    def _one(self, where: str, args: tuple[Any, ...], *, index: str | None = None) -> Doc | None:
         self._before_read()
-        r = self.conn.execute(f"SELECT {_COLS} FROM docs WHERE {where} LIMIT 1", args).fetchone()  # noqa: S608
+        table = "docs" if index is None else f"docs INDEXED BY {index}"
+        r = self.conn.execute(f"SELECT {_COLS} FROM {table} WHERE {where} LIMIT 1", args).fetchone()  # noqa: S608
         return _row_doc(r) if r else None
 
     def _many(self, where: str, args: tuple[Any, ...]) -> list[Doc]:
@@ -335,10 +427,32 @@ class Journal:
         return self._many("shift = ?", (shift,))
 
     def close_report(self, shift: int) -> Doc | None:
-        return self._one("shift = ? AND kind = 'close_shift'", (shift,))
+        doc = self._closes.get(shift)
+        if doc is None:
+            doc = self._one("kind = 'close_shift' AND shift = ?", (shift,), index="docs_close")
+            if doc is None:
+                return None
+            if len(self._closes) >= _CLOSES_KEPT:
+                self._closes.pop(next(iter(self._closes)))
+            self._closes[shift] = doc
+        return copy.copy(doc)
 
     def between(self, start: str, stop: str) -> list[Doc]:
         return self._many("time BETWEEN ? AND ?", (start, stop))
+
+    def count(self, doc: Doc) -> None:
+        day = doc.time[:10]
+        self._days = {**self._days, day: reports.add_to_day(self._days.get(day, {}), doc)}
+
+    def day_totals(self, first_day: str, last_day: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for (totals,) in self.conn.execute("SELECT totals FROM days WHERE day BETWEEN ? AND ?",
+                                           (first_day, last_day)):
+            reports.merge_into(out, _dec.decode(totals))  # (a fresh dict each: merged in place)
+        for day, running in self._days.items():  # the open transaction's, not yet in the table
+            if first_day <= day <= last_day:
+                out = reports.merge(out, running)
+        return out
 
     def open_orders(self) -> list[Doc]:
         return self._many("kind = 'order' AND status = 0", ())

@@ -1,4 +1,6 @@
-"""The virtual cash register: the core rules (``core.register``, ``core.fn``) over the
+"""(Over 400 lines: the register's batching loop and the helpers that open its journal file by path.)
+
+The virtual cash register: the core rules (``core.register``, ``core.fn``) over the
 SQLite journal, with group commit (contract C3 of ``docs/architecture.md``).
 
 One writer thread per open register takes every queued request, runs each in a
@@ -8,6 +10,16 @@ therefore never leaves before its document is on disk; ``kill -9`` at any moment
 either the whole batch or nothing. (The journal inserts the rows of the batch's plain
 receipts together, before the commit: ``Journal._flush``.) The requests of one batch
 share its time (the clock is read once per batch).
+
+The batching loop here is the register's own, not ``storage.group.GroupCommit``, for
+what a register's batch is that an item list is not: BEGIN may have to wait for another
+process holding the journal's write lock and then reloads the state that process wrote;
+each request runs in its own savepoint against the in-memory state, an error answer
+undoing only itself; COMMIT runs on the event loop while the disk's fsync is fast (a
+thread hop would cost more) and the WAL is checkpointed between batches; and ``submit``
+hands the HTTP server the answer's future itself, with no coroutine per request (the
+register's hot path). ``GroupCommit`` commits a list of items in one callback and
+answers through a coroutine per item.
 """
 
 from __future__ import annotations
@@ -28,10 +40,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import msgspec
+
 from kassagate.core.codes import CashboxCode
 from kassagate.core.fn import FiscalDrive
-from kassagate.core.register import READ_ONLY, Doc, Register, RegisterState, error_answer
-from kassagate.core.register.model import TIME_FORMAT
+from kassagate.core.register import READ_ONLY, Doc, MemoryStore, Register, RegisterState, error_answer
+from kassagate.core.register.clock import TIME_FORMAT
 from kassagate.core.register.rules import check_tax_rates
 from kassagate.core.tables import FN_VALIDITY_MONTHS
 
@@ -185,6 +199,27 @@ def read_journal(path: Path, *, offsets: bool = False) -> Iterator[dict[str, Any
             yield line
     finally:
         j.close()
+
+
+def read_state(path: Path) -> RegisterState:
+    """The state of the register at ``path`` as its journal holds it, read through a
+    read-only connection closed at once (a register that is not open stays closed)."""
+    conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=60.0)
+    try:
+        row = conn.execute("SELECT v FROM meta WHERE k='state'").fetchone()
+    finally:
+        conn.close()
+    if row is None:
+        raise JournalError(f"{path} is not an initialised register journal")
+    return RegisterState.from_dict(msgspec.json.decode(row[0]))
+
+
+def state_info(state: RegisterState, now: dt.datetime | None = None) -> dict[str, Any]:
+    """The ``/get_info`` answer of a register in ``state`` at ``now`` (default: its clock),
+    computed by the register's rules on a copy of the state, without its journal."""
+    tz = zoneinfo.ZoneInfo(state.timezone)
+    when = (now or dt.datetime.now(tz)).astimezone(tz)
+    return Register(state.clone(), MemoryStore()).handle("get_info", {}, when, random.Random(0))
 
 
 def read_fn_key(path: Path) -> bytes | None:

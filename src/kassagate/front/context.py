@@ -42,11 +42,19 @@ KEY_CHECK_INTERVAL = 1.0
 STORE_LINGER_SECONDS = 0.025
 
 
-class AccountCache:
-    """Account reads for the intake, each cached for at most ``ttl`` seconds (0: no cache).
+#: Kassas an ``AccountCache`` holds at most (then it starts over).
+KASSAS_KEPT = 100_000
 
-    When an entry expires, the requests that miss it together share one database read
-    (instead of one read each, which under load would come every ``ttl``)."""
+
+class AccountCache:
+    """Account reads for the intake, none older than ``ttl`` seconds (0: no cache).
+
+    Kassas stay cached while the accounts do not change: once per ``ttl`` one query reads
+    a fingerprint of every kassa and register row (``Accounts.fingerprint``), and a new
+    one empties the cache of kassas. So the cost of a request does not depend on how many
+    kassas send (with each kassa's entry expiring on its own, a kassa that sends less
+    often than every ``ttl`` would cost a read each time). Clusters and their members are
+    cached for ``ttl`` each. Requests that miss the same entry together share one read."""
 
     def __init__(self, accounts: Accounts, requests: Requests, token_key: bytes, ttl: float = ACCOUNT_TTL) -> None:
         self._accounts = accounts
@@ -55,6 +63,33 @@ class AccountCache:
         self._cache: dict[tuple[str, str], tuple[float, Any]] = {}
         self._loading: dict[tuple[str, str], asyncio.Future[Any]] = {}
         self._tokens = TokenVerifier(token_key)
+        self._kassas: dict[str, Kassa | None] = {}
+        self._generation = 0  # counts the emptyings of ``_kassas`` (a read older than one is not kept)
+        self._print: str | None = None
+        self._print_at = float("-inf")  # (monotonic) when the fingerprint was last read
+        self._checking: asyncio.Future[None] | None = None
+
+    async def _check_changes(self) -> None:
+        """Empty the kassas when the accounts' fingerprint changed (read at most once per
+        ``ttl``; the requests meanwhile wait for that one read)."""
+        if time.monotonic() - self._print_at < self._ttl:
+            return
+        if self._checking is None:
+            self._checking = asyncio.ensure_future(self._read_fingerprint())
+            self._checking.add_done_callback(lambda _: setattr(self, "_checking", None))
+        await asyncio.shield(self._checking)
+
+    async def _read_fingerprint(self) -> None:
+        started = time.monotonic()
+        fingerprint = await self._accounts.fingerprint()
+        if fingerprint != self._print:
+            self._forget_kassas()
+            self._print = fingerprint
+        self._print_at = started
+
+    def _forget_kassas(self) -> None:
+        self._kassas.clear()
+        self._generation += 1
 
     async def _cached(self, key: tuple[str, str], load: Callable[[], Awaitable[T]]) -> T:
         if self._ttl <= 0:
@@ -80,7 +115,26 @@ class AccountCache:
         return value
 
     async def kassa(self, kassaid: str) -> Kassa | None:
-        return await self._cached(("kassa", kassaid), lambda: self._accounts.get_kassa(kassaid))
+        if self._ttl <= 0:
+            return await self._accounts.get_kassa(kassaid)
+        await self._check_changes()
+        try:
+            return self._kassas[kassaid]
+        except KeyError:
+            pass
+        generation = self._generation
+        key = ("kassa", kassaid)
+        task = self._loading.get(key)
+        if task is None:  # (a task of its own, as in ``_cached``)
+            task = asyncio.ensure_future(self._accounts.get_kassa(kassaid))
+            self._loading[key] = task
+            task.add_done_callback(lambda t: self._loading.pop(key, None))
+        kassa: Kassa | None = await asyncio.shield(task)
+        if generation == self._generation:  # (not read before a change was seen)
+            if len(self._kassas) >= KASSAS_KEPT:
+                self._kassas.clear()
+            self._kassas[kassaid] = kassa
+        return kassa
 
     async def cluster(self, cluster_id: str) -> Cluster | None:
         return await self._cached(("cluster", cluster_id), lambda: self._accounts.get_cluster(cluster_id))
@@ -107,6 +161,8 @@ class AccountCache:
             except Exception as exc:  # the token was good: a failed upgrade is retried next time
                 log.warning("token hash of %s %s not upgraded: %s", kind, ident, type(exc).__name__)
             self._cache.pop((kind, ident), None)
+            if kind == "kassa":
+                self._kassas.pop(ident, None)
             if kind == "kassa" and account.cluster_id is not None:
                 self._cache.pop(("members", account.cluster_id), None)
         return verdict.ok

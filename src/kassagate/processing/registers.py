@@ -56,6 +56,11 @@ class RegisterDirectory:
         self._virtual: dict[int, VirtualRegister] = {}
         self._opening = asyncio.Lock()
 
+    @property
+    def data_dir(self) -> Path:
+        """Where the virtual registers' journals live (``Kkt.journal_file``)."""
+        return self._data_dir
+
     async def row(self, kkt_id: int) -> Kkt:
         kkt = await Accounts(self._db).get_kkt(kkt_id)
         if kkt is None:

@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import String, cast, delete, func, insert, literal_column, select, update
+from sqlalchemy.dialects import postgresql
 
 from kassagate.core.states import FN_STATES, FnState
 from kassagate.storage.db import Database, utc_micros
@@ -110,6 +112,15 @@ def _kassa_from_row(m: Mapping[str, Any]) -> Kassa:
 
 def _kassa_select() -> Any:
     return select(kassas, *_KKT_COLS).select_from(kassas.outerjoin(kkts, kassas.c.kkt_id == kkts.c.id))
+
+
+def _row_text(columns: Iterable[Any]) -> Any:
+    """One row's columns as one text (NULL as ``~``), for ``Accounts.fingerprint``."""
+    parts = [func.coalesce(c if isinstance(c.type, String) else cast(c, String), "~") for c in columns]
+    text = parts[0]
+    for part in parts[1:]:
+        text = text + "|" + part
+    return text
 
 
 class Accounts:
@@ -293,6 +304,24 @@ class Accounts:
                     created_at=utc_micros(),
                 )
             )
+
+    async def fingerprint(self) -> str:
+        """A text that changes whenever a kassa's or a register's row does (every column
+        ``get_kassa`` reads), digested by the database in one query per table: a cache of
+        kassas compares it instead of reading them again."""
+        out = []
+        async with self.db.engine.connect() as conn:
+            for table, key in ((kassas, kassas.c.kassaid), (kkts, kkts.c.id)):
+                text = _row_text(c for c in table.c if c.name not in ("callback_secret", "created_at"))
+                if self.db.is_sqlite:
+                    rows = select(text.label("t")).order_by(key).subquery()
+                    stmt = select(func.count(), func.group_concat(rows.c.t, "\n")).select_from(rows)
+                else:
+                    ordered = postgresql.aggregate_order_by(literal_column("E'\\n'"), key)
+                    stmt = select(func.count(), func.string_agg(text, ordered))
+                count, joined = (await conn.execute(stmt)).one()
+                out.append(f"{count}:{hashlib.blake2b((joined or '').encode(), digest_size=16).hexdigest()}")
+        return " ".join(out)
 
     async def get_kassa(self, kassaid: str) -> Kassa | None:
         """The kassa with its register."""

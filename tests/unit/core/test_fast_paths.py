@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kassagate.core.register import Ctx, MemoryStore, Register, RegisterState
+from kassagate.core.register.endpoints import receipts
 from kassagate.core.register.rules import (
     MAX_MONEY,
     PAYMENT_KINDS,
@@ -70,10 +71,10 @@ def test_card_terminal_digits() -> None:
     r = Register(fn_state, MemoryStore())
     cx = Ctx(dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC), random.Random(7))
     for _ in range(200):
-        card = r._terminal(100, cx)
+        card = receipts.terminal(r, 100, cx)
         assert len(card["rrn"]) == 12 and card["rrn"].isdigit()
         assert len(card["auth"]) == 6 and card["auth"].isdigit()
         assert card["cardNum"][6:12] == "******" and card["cardNum"][12:].isdigit() and len(card["cardNum"]) == 16
     rng, ref = random.Random(3), random.Random(3)
-    card = r._terminal(100, Ctx(cx.now, rng))
+    card = receipts.terminal(r, 100, Ctx(cx.now, rng))
     assert card["rrn"] == f"{ref.randrange(10**12):012d}" and card["auth"] == f"{ref.randrange(10**6):06d}"

@@ -1,8 +1,8 @@
 """A register speaking the Cashbox protocol, as rules over its journal; pure: no I/O.
 
-``Register`` (``engine``) answers the twenty endpoints over a ``Store`` (``model``);
-``rules`` holds the document checks (amounts, payments, tax percents), ``reports`` the
-shift and date totals.
+``Register`` (``engine``) dispatches the twenty endpoints, which live by family in
+``endpoints/``, over a ``Store`` (``model``); ``rules`` holds the document checks
+(amounts, payments, tax percents), ``reports`` the shift and date totals.
 """
 
 from kassagate.core.register.engine import ENDPOINTS, READ_ONLY, Ctx, Register

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from kassagate.core.codes import CASHBOX_MESSAGES, CashboxCode
 from kassagate.core.fn import FiscalDrive, naive
+from kassagate.core.register import reports
 from kassagate.core.register.clock import DEFAULT_ZONE_NAME, TIME_FORMAT
 
 __all__ = [
@@ -113,6 +114,16 @@ class Store(Protocol):
         ...
 
     def between(self, start: str, stop: str) -> list[Doc]: ...
+    def count(self, doc: Doc) -> None:
+        """Count ``doc`` into its day's kept totals (``reports.add_to_day``), written with
+        the document: undone with its savepoint."""
+        ...
+
+    def day_totals(self, first_day: str, last_day: str) -> dict[str, Any]:
+        """The kept running totals of the days ``first_day`` to ``last_day`` (``YYYY-MM-DD``)
+        merged, at a cost in proportion to the days, not to their documents."""
+        ...
+
     def open_orders(self) -> list[Doc]: ...
     def savepoint(self) -> None: ...
     def rollback_savepoint(self) -> None: ...
@@ -124,13 +135,14 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self.docs: dict[int, Doc] = {}
-        self._saved: list[dict[int, Doc]] = []
+        self.days: dict[str, dict[str, Any]] = {}  # day -> running totals (replaced, never mutated)
+        self._saved: list[tuple[dict[int, Doc], dict[str, dict[str, Any]]]] = []
 
     def savepoint(self) -> None:
-        self._saved.append(dict(self.docs))
+        self._saved.append((dict(self.docs), dict(self.days)))
 
     def rollback_savepoint(self) -> None:
-        self.docs = self._saved.pop()
+        self.docs, self.days = self._saved.pop()
 
     def release_savepoint(self) -> None:
         self._saved.pop()
@@ -172,6 +184,17 @@ class MemoryStore:
 
     def between(self, start: str, stop: str) -> list[Doc]:
         return [copy.deepcopy(d) for d in self.docs.values() if start <= d.time <= stop]
+
+    def count(self, doc: Doc) -> None:
+        day = doc.time[:10]
+        self.days[day] = reports.add_to_day(self.days.get(day, {}), doc)
+
+    def day_totals(self, first_day: str, last_day: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for day, running in self.days.items():
+            if first_day <= day <= last_day:
+                out = reports.merge(out, running)
+        return out
 
     def open_orders(self) -> list[Doc]:
         return [copy.deepcopy(d) for d in self.docs.values() if d.kind == "order" and d.status == 0]

@@ -2,18 +2,24 @@
 
 The open shift's totals are kept running in the register state (``add`` on every counted
 document: an X or Z report never scans the journal); a closed shift's totals are stored
-in its Z report; a date range is summed from the journal's documents (``totals``).
+in its Z report; each day's totals are kept by the store (``add_to_day`` on every
+counted document and shift opening, written with the document), and a date range
+merges the days it covers (``merge``). ``totals`` sums a list of documents: what the
+kept totals must equal.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kassagate.core.register.model import Doc
+if TYPE_CHECKING:
+    from kassagate.core.register.model import Doc
 
 #: Report categories (prefix of the answer's field names).
 CATEGORIES = ("sale", "moneyBack", "purchase", "purchaseBack", "prepay", "creditPay", "correction")
 CASH_CATEGORIES = ("deposit", "withdraw")
+#: The key of a day's running totals that counts the shifts opened that day.
+SHIFT_COUNT = "shiftCount"
 _KIND_FIELDS = {"C": "CashSum", "V": "CashlessSum", "K": "CreditSum", "B": "BonusSum", "P": "PrepaymentSum",
                 "O": "OtherSum", "I": "InstallmentSum", "F": "InvoiceSum"}
 
@@ -80,3 +86,36 @@ def totals(docs: list[Doc]) -> dict[str, Any]:
     for d in docs:
         running = add(running, d)
     return render(running)
+
+
+def add_to_day(running: dict[str, Any], doc: Doc) -> dict[str, Any]:
+    """``add``, and a shift opening counted under ``SHIFT_COUNT`` (a day's totals)."""
+    if doc.kind == "open_shift":
+        out = dict(running)
+        out[SHIFT_COUNT] = out.get(SHIFT_COUNT, 0) + 1
+        return out
+    return add(running, doc)
+
+
+def merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """The running totals ``a`` and ``b`` together (a new dict)."""
+    out = dict(a)
+    for key, v in a.items():
+        if v.__class__ is dict:
+            out[key] = dict(v)
+    return merge_into(out, b)
+
+
+def merge_into(out: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """``out`` plus ``b``, in place (``out`` must be the caller's own, its VAT dicts too)."""
+    for key, v in b.items():
+        if v.__class__ is dict:
+            vats = out.get(key)
+            if vats is None:
+                out[key] = dict(v)
+            else:
+                for prc, n in v.items():
+                    vats[prc] = vats.get(prc, 0) + n
+        else:
+            out[key] = out.get(key, 0) + v
+    return out

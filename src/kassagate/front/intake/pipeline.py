@@ -93,7 +93,7 @@ def _trace_kassa(kassaid: str) -> None:
 
 
 class Intake:
-    """Runs the checks of front.md §5 for one request."""
+    """Runs the checks for one request in the order of the code table (docs/front.md)."""
 
     def __init__(
         self,

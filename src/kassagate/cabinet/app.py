@@ -20,7 +20,7 @@ import urllib.parse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jinja2
 import msgspec
@@ -48,6 +48,7 @@ log = logging.getLogger("kassagate.cabinet")
 PREFIX = "/cabinet"
 _HERE = Path(__file__).resolve().parent
 _ID_RE = re.compile(r"[0-9]{1,20}")
+AccountKind = Literal["kassa", "cluster"]
 _MAX_FORM = 16 * 1024
 JOURNAL_PAGE = 50
 
@@ -443,32 +444,16 @@ class Cabinet:
                          clusters=cluster_rows, created=created, error=error, done=done)
 
     async def kassas(self, request: Request) -> Response:
+        """The kassas page, or (POST) create a kassa (its token shown once)."""
         if request.method == "GET":
             return await self.kassas_page(request)
-        visit, away = await self.signed_in(request)
-        if away:
-            return away
-        form = await self.form(visit)
-        if form is None:
-            return self.refused(visit)
-        assert visit.user is not None
-        kassaid = form.get("kassaid", "").strip()
-        if not _ID_RE.fullmatch(kassaid):
-            return await self.kassas_page(request, error=visit.t["bad_kassaid"])
-        token = new_token()
-        try:
-            await self.provisioning.add_kassa(
-                kassaid, token, type_=_account_type(form), debug=form.get("debug") == "on"
-            )
-        except DuplicateError:
-            return await self.kassas_page(request, error=visit.t["kassa_exists"])
-        if not visit.user.is_operator:
-            await self.users.grant_kassa(visit.user.id, kassaid)
-        log.info("cabinet: kassa %s created by user #%d", kassaid, visit.user.id)
-        return await self.kassas_page(request, created=("kassa", kassaid, token))
+        return await self._create(request, "kassa")
 
     async def clusters(self, request: Request) -> Response:
         """Create a cluster (its token shown once)."""
+        return await self._create(request, "cluster")
+
+    async def _create(self, request: Request, kind: AccountKind) -> Response:
         visit, away = await self.signed_in(request)
         if away:
             return away
@@ -476,18 +461,31 @@ class Cabinet:
         if form is None:
             return self.refused(visit)
         assert visit.user is not None
-        cluster_id = form.get("cluster_id", "").strip()
-        if not _ID_RE.fullmatch(cluster_id):
+        ident = form.get("kassaid" if kind == "kassa" else "cluster_id", "").strip()
+        if not _ID_RE.fullmatch(ident):
             return await self.kassas_page(request, error=visit.t["bad_kassaid"])
         token = new_token()
         try:
-            await self.provisioning.add_cluster(cluster_id, token, type_=_account_type(form))
+            if kind == "kassa":
+                await self.provisioning.add_kassa(
+                    ident, token, type_=_account_type(form), debug=form.get("debug") == "on"
+                )
+            else:
+                await self.provisioning.add_cluster(ident, token, type_=_account_type(form))
         except DuplicateError:
-            return await self.kassas_page(request, error=visit.t["cluster_exists"])
+            return await self.kassas_page(request, error=visit.t[f"{kind}_exists"])
         if not visit.user.is_operator:
-            await self.users.grant_cluster(visit.user.id, cluster_id)
-        log.info("cabinet: cluster %s created by user #%d", cluster_id, visit.user.id)
-        return await self.kassas_page(request, created=("cluster", cluster_id, token))
+            grant = self.users.grant_kassa if kind == "kassa" else self.users.grant_cluster
+            await grant(visit.user.id, ident)
+        log.info("cabinet: %s %s created by user #%d", kind, ident, visit.user.id)
+        return await self.kassas_page(request, created=(kind, ident, token))
+
+    async def _rotate(self, request: Request, visit: Visit, kind: AccountKind, ident: str) -> Response:
+        """A new token for the kassa or cluster, shown once on the kassas page."""
+        assert visit.user is not None
+        token = await self.provisioning.rotate_token(kind, ident)
+        log.info("cabinet: %s %s token rotated by user #%d", kind, ident, visit.user.id)
+        return await self.kassas_page(request, created=(kind, ident, token))
 
     async def cluster_action(self, request: Request) -> Response:
         """Rotate a cluster's token, activate or deactivate it (its owner or an operator)."""
@@ -505,9 +503,7 @@ class Cabinet:
             return self.refused(visit)
         action = form.get("action", "")
         if action == "rotate":
-            token = await self.provisioning.rotate_token("cluster", cluster_id)
-            log.info("cabinet: cluster %s token rotated by user #%d", cluster_id, visit.user.id)
-            return await self.kassas_page(request, created=("cluster", cluster_id, token))
+            return await self._rotate(request, visit, "cluster", cluster_id)
         if action not in ("activate", "deactivate"):
             return await self.kassas_page(request, error=visit.t["bad_action"])
         await self.accounts.set_cluster_activated(cluster_id, action == "activate")
@@ -537,9 +533,7 @@ class Cabinet:
             "debug_off": {"debug": False},
         }.get(action, {})
         if action == "rotate":
-            token = await self.provisioning.rotate_token("kassa", kassaid)
-            log.info("cabinet: kassa %s token rotated by user #%d", kassaid, visit.user.id)
-            return await self.kassas_page(request, created=("kassa", kassaid, token))
+            return await self._rotate(request, visit, "kassa", kassaid)
         if action == "attach":
             cluster = form.get("cluster", "")
             if cluster and (

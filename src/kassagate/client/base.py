@@ -5,13 +5,25 @@ envelope, the paths and headers of the front protocol. The clients are in
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 import httpx
 
-from kassagate.client.answers import ProtocolError, ReceiptInvalid, TransportError
-from kassagate.client.envelope import DEFAULT_CHECK_TYPE, KeysError, PublicKeys, seal
+from kassagate.client.answers import (
+    Answer,
+    ProtocolError,
+    ReceiptInvalid,
+    Status,
+    TransportError,
+    WaitTimeout,
+    parse_answer,
+    parse_status_answer,
+)
+from kassagate.client.envelope import DEFAULT_CHECK_TYPE, KeysError, PublicKeys, encode_json, seal
 from kassagate.core.codes import FrontCode
 from kassagate.core.receipt import Receipt, ReceiptError, parse_receipt
 
@@ -29,12 +41,52 @@ USER_AGENT = "kassagate-client/0.1"
 #: stored: the keys were probably rotated since they were fetched).
 KEY_FAILURE_CODES = frozenset({FrontCode.RSA_FAILED, FrontCode.HMAC_FAILED})
 _MSK = dt.timezone(dt.timedelta(hours=3), "MSK")
+T = TypeVar("T")
 
 
 def moscow_today() -> dt.date:
     """Today's date in Moscow time (UTC+3, no daylight saving), the default settlement date
     of the local receipt check."""
     return dt.datetime.now(_MSK).date()
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Generic[T]):
+    """One HTTP exchange of the front protocol, built once for both clients (as httpx
+    builds a request in its base client): what to send and how to read the answer."""
+
+    method: str
+    path: str
+    parse: Callable[[httpx.Response], T]
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def what(self) -> str:
+        """How a transport error names the exchange (``GET /v1/status``)."""
+        return f"{self.method} {self.path}"
+
+
+class Polling:
+    """The schedule of ``wait_fiscalized``: a poll, then a pause growing by half up to
+    ``max_interval``, until ``timeout`` seconds have passed."""
+
+    def __init__(self, timeout: float, interval: float, max_interval: float) -> None:
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout
+        self.interval = interval
+        self.max_interval = max_interval
+        #: The last status read (kept when a later poll fails to reach the server).
+        self.last: Status | None = None
+
+    def pause(self) -> float:
+        """Seconds to sleep before the next poll; :class:`WaitTimeout` (with the last
+        status) once the deadline has passed."""
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise WaitTimeout(f"request still pending after {self.timeout:g} s", self.last)
+        pause = min(self.interval, remaining)
+        self.interval = min(self.interval * 1.5, self.max_interval)
+        return pause
 
 
 class BaseClient:
@@ -136,6 +188,34 @@ class BaseClient:
     def _send_timeout(self, wait: float | None) -> float:
         return self.timeout if wait is None else max(self.timeout, wait + 10.0)
 
+    def _sender(
+        self,
+        prepared: dict[str, Any],
+        *,
+        rid: str | None,
+        test: bool,
+        wait: float | None,
+        check_type: str | None,
+    ) -> Callable[[PublicKeys], Call[Answer]]:
+        """The POST of ``prepared`` sealed with the keys it is given (``send`` seals it
+        again with fresh keys after an answer 120 or 130)."""
+        seal_with = functools.partial(self._seal, prepared, rid=rid, test=test, wait=wait, check_type=check_type)
+        return lambda keys: self._fiscalize_call(seal_with(keys), self._send_timeout(wait))
+
+    def _retry_with_fresh_keys(self, answer: Answer) -> bool:
+        return answer.code in KEY_FAILURE_CODES and self.refresh_keys
+
+    def _fiscalize_call(self, body: Mapping[str, Any] | bytes, http_timeout: float | None) -> Call[Answer]:
+        content = body if isinstance(body, bytes) else encode_json(body)
+        options = {"content": content, "headers": HEADERS, "timeout": http_timeout or self.timeout}
+        return Call("POST", self.fiscalize_path, _answer, options)
+
+    def _status_call(self, nuid: str, qnuid: str) -> Call[Status]:
+        return Call("GET", STATUS_PATH, _status, {"params": {"nuid": nuid, "qnuid": qnuid}, "headers": HEADERS})
+
+    def _keys_call(self) -> Call[PublicKeys]:
+        return Call("GET", KEYS_PATH, self._keys_from, {"headers": HEADERS})
+
     @staticmethod
     def _keys_from(response: httpx.Response) -> PublicKeys:
         if response.status_code != 200:
@@ -144,6 +224,14 @@ class BaseClient:
             return PublicKeys.from_json(response.json())
         except (ValueError, KeysError) as exc:
             raise ProtocolError(f"GET /v1/keys: {exc}", http_status=response.status_code) from None
+
+
+def _answer(response: httpx.Response) -> Answer:
+    return parse_answer(response.status_code, response.content)
+
+
+def _status(response: httpx.Response) -> Status:
+    return parse_status_answer(response.status_code, response.content)
 
 
 def transport_error(exc: httpx.HTTPError, what: str) -> TransportError:

@@ -2,7 +2,9 @@
 
 :class:`AsyncKassaClient` (``httpx.AsyncClient``) and :class:`KassaClient` (``httpx.Client``)
 have the same methods and the same settings (:class:`~kassagate.client.base.BaseClient`).
-See ``docs/client.md``.
+What a method sends and how its answer is read is built in the base class (a
+:class:`~kassagate.client.base.Call`); the two classes only carry it out, one with
+``await``, as httpx's own two clients do. See ``docs/client.md``.
 """
 
 from __future__ import annotations
@@ -11,25 +13,18 @@ import asyncio
 import datetime as dt
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
-from kassagate.client.answers import Answer, Status, TransportError, WaitTimeout, parse_answer, parse_status_answer
-from kassagate.client.base import (
-    HEADERS,
-    KEY_FAILURE_CODES,
-    KEYS_PATH,
-    LIMITS,
-    STATUS_PATH,
-    BaseClient,
-    moscow_today,
-    transport_error,
-)
-from kassagate.client.envelope import DEFAULT_CHECK_TYPE, PublicKeys, encode_json
+from kassagate.client.answers import Answer, Status, TransportError
+from kassagate.client.base import LIMITS, BaseClient, Call, Polling, moscow_today, transport_error
+from kassagate.client.envelope import DEFAULT_CHECK_TYPE, PublicKeys
 from kassagate.core.receipt import Receipt
 
 __all__ = ["AsyncKassaClient", "KassaClient"]
+
+T = TypeVar("T")
 
 
 class AsyncKassaClient(BaseClient):
@@ -81,16 +76,16 @@ class AsyncKassaClient(BaseClient):
         if self._own_http:
             await self._http.aclose()
 
-    async def _request(self, method: str, path: str, what: str, **kwargs: Any) -> httpx.Response:
+    async def _call(self, call: Call[T]) -> T:
         try:
-            return await self._http.request(method, self._url(path), **kwargs)
+            response = await self._http.request(call.method, self._url(call.path), **call.options)
         except httpx.HTTPError as exc:
-            raise transport_error(exc, what) from None
+            raise transport_error(exc, call.what) from None
+        return call.parse(response)
 
     async def fetch_keys(self) -> PublicKeys:
         """Fetch (and keep) the published keys."""
-        response = await self._request("GET", KEYS_PATH, "GET /v1/keys", headers=HEADERS)
-        self.keys = self._keys_from(response)
+        self.keys = await self._call(self._keys_call())
         return self.keys
 
     async def send(
@@ -106,40 +101,18 @@ class AsyncKassaClient(BaseClient):
         idempotent (a resend answers 409 with the first ``nuid``/``qnuid``); ``test``
         asks for code 140 (checks only, nothing stored); ``wait`` (extension) lets the
         server wait up to that many seconds for the fiscal data (``answer.fiscal``)."""
-        prepared = self.prepare_receipt(receipt)
+        post = self._sender(self.prepare_receipt(receipt), rid=rid, test=test, wait=wait, check_type=check_type)
         keys = self.keys or await self.fetch_keys()
-        answer = await self._post_sealed(prepared, keys, rid=rid, test=test, wait=wait, check_type=check_type)
-        if answer.code in KEY_FAILURE_CODES and self.refresh_keys:
+        answer = await self._call(post(keys))
+        if self._retry_with_fresh_keys(answer):
             fresh = await self.fetch_keys()
             if fresh != keys:
-                answer = await self._post_sealed(prepared, fresh, rid=rid, test=test, wait=wait, check_type=check_type)
+                answer = await self._call(post(fresh))
         return answer
-
-    async def _post_sealed(
-        self,
-        prepared: dict[str, Any],
-        keys: PublicKeys,
-        *,
-        rid: str | None,
-        test: bool,
-        wait: float | None,
-        check_type: str | None,
-    ) -> Answer:
-        body = self._seal(prepared, keys, rid=rid, test=test, wait=wait, check_type=check_type)
-        return await self.post_body(body, http_timeout=self._send_timeout(wait))
 
     async def post_body(self, body: Mapping[str, Any] | bytes, *, http_timeout: float | None = None) -> Answer:
         """POST a ready body (a JSON object or raw bytes) to the fiscalization endpoint."""
-        content = body if isinstance(body, bytes) else encode_json(body)
-        response = await self._request(
-            "POST",
-            self.fiscalize_path,
-            f"POST {self.fiscalize_path}",
-            content=content,
-            headers=HEADERS,
-            timeout=http_timeout or self.timeout,
-        )
-        return parse_answer(response.status_code, response.content)
+        return await self._call(self._fiscalize_call(body, http_timeout))
 
     async def test_connection(self) -> Answer:
         """A bare connectivity check (``{"test": "1"}``): code 100."""
@@ -147,10 +120,7 @@ class AsyncKassaClient(BaseClient):
 
     async def get_status(self, nuid: str, qnuid: str) -> Status:
         """The request's status; :class:`StatusNotFound` for an unknown pair."""
-        response = await self._request(
-            "GET", STATUS_PATH, "GET /v1/status", params={"nuid": nuid, "qnuid": qnuid}, headers=HEADERS
-        )
-        return parse_status_answer(response.status_code, response.content)
+        return await self._call(self._status_call(nuid, qnuid))
 
     async def wait_fiscalized(
         self,
@@ -164,20 +134,15 @@ class AsyncKassaClient(BaseClient):
         """Poll the status until it is no longer pending (fiscalized, failed or debug) and
         return it; :class:`WaitTimeout` (with the last status) after ``timeout`` seconds.
         Unreachable-server errors while polling are retried until the deadline."""
-        deadline = time.monotonic() + timeout
-        last: Status | None = None
+        poll = Polling(timeout, interval, max_interval)
         while True:
             try:
-                last = await self.get_status(nuid, qnuid)
-                if last.final:
-                    return last
+                poll.last = await self.get_status(nuid, qnuid)
+                if poll.last.final:
+                    return poll.last
             except TransportError:
                 pass
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise WaitTimeout(f"request still pending after {timeout:g} s", last)
-            await asyncio.sleep(min(interval, remaining))
-            interval = min(interval * 1.5, max_interval)
+            await asyncio.sleep(poll.pause())
 
     async def fiscalize(
         self,
@@ -238,15 +203,15 @@ class KassaClient(BaseClient):
         if self._own_http:
             self._http.close()
 
-    def _request(self, method: str, path: str, what: str, **kwargs: Any) -> httpx.Response:
+    def _call(self, call: Call[T]) -> T:
         try:
-            return self._http.request(method, self._url(path), **kwargs)
+            response = self._http.request(call.method, self._url(call.path), **call.options)
         except httpx.HTTPError as exc:
-            raise transport_error(exc, what) from None
+            raise transport_error(exc, call.what) from None
+        return call.parse(response)
 
     def fetch_keys(self) -> PublicKeys:
-        response = self._request("GET", KEYS_PATH, "GET /v1/keys", headers=HEADERS)
-        self.keys = self._keys_from(response)
+        self.keys = self._call(self._keys_call())
         return self.keys
 
     def send(
@@ -258,66 +223,36 @@ class KassaClient(BaseClient):
         wait: float | None = None,
         check_type: str | None = DEFAULT_CHECK_TYPE,
     ) -> Answer:
-        prepared = self.prepare_receipt(receipt)
+        post = self._sender(self.prepare_receipt(receipt), rid=rid, test=test, wait=wait, check_type=check_type)
         keys = self.keys or self.fetch_keys()
-        answer = self._post_sealed(prepared, keys, rid=rid, test=test, wait=wait, check_type=check_type)
-        if answer.code in KEY_FAILURE_CODES and self.refresh_keys:
+        answer = self._call(post(keys))
+        if self._retry_with_fresh_keys(answer):
             fresh = self.fetch_keys()
             if fresh != keys:
-                answer = self._post_sealed(prepared, fresh, rid=rid, test=test, wait=wait, check_type=check_type)
+                answer = self._call(post(fresh))
         return answer
 
-    def _post_sealed(
-        self,
-        prepared: dict[str, Any],
-        keys: PublicKeys,
-        *,
-        rid: str | None,
-        test: bool,
-        wait: float | None,
-        check_type: str | None,
-    ) -> Answer:
-        body = self._seal(prepared, keys, rid=rid, test=test, wait=wait, check_type=check_type)
-        return self.post_body(body, http_timeout=self._send_timeout(wait))
-
     def post_body(self, body: Mapping[str, Any] | bytes, *, http_timeout: float | None = None) -> Answer:
-        content = body if isinstance(body, bytes) else encode_json(body)
-        response = self._request(
-            "POST",
-            self.fiscalize_path,
-            f"POST {self.fiscalize_path}",
-            content=content,
-            headers=HEADERS,
-            timeout=http_timeout or self.timeout,
-        )
-        return parse_answer(response.status_code, response.content)
+        return self._call(self._fiscalize_call(body, http_timeout))
 
     def test_connection(self) -> Answer:
         return self.post_body({"test": "1"})
 
     def get_status(self, nuid: str, qnuid: str) -> Status:
-        response = self._request(
-            "GET", STATUS_PATH, "GET /v1/status", params={"nuid": nuid, "qnuid": qnuid}, headers=HEADERS
-        )
-        return parse_status_answer(response.status_code, response.content)
+        return self._call(self._status_call(nuid, qnuid))
 
     def wait_fiscalized(
         self, nuid: str, qnuid: str, timeout: float = 60.0, *, interval: float = 0.2, max_interval: float = 2.0
     ) -> Status:
-        deadline = time.monotonic() + timeout
-        last: Status | None = None
+        poll = Polling(timeout, interval, max_interval)
         while True:
             try:
-                last = self.get_status(nuid, qnuid)
-                if last.final:
-                    return last
+                poll.last = self.get_status(nuid, qnuid)
+                if poll.last.final:
+                    return poll.last
             except TransportError:
                 pass
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise WaitTimeout(f"request still pending after {timeout:g} s", last)
-            time.sleep(min(interval, remaining))
-            interval = min(interval * 1.5, max_interval)
+            time.sleep(poll.pause())
 
     def fiscalize(
         self, receipt: Receipt | Mapping[str, Any], *, rid: str | None = None, timeout: float = 60.0

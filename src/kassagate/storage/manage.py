@@ -106,16 +106,22 @@ async def get_kassa(db: Database, kassaid: str) -> dict[str, Any]:
     return d
 
 
-async def set_kassa_activated(db: Database, kassaid: str, activated: bool) -> bool:
-    """Enable or disable a kassa; returns whether it changed."""
+async def _set_activated(db: Database, key: Any, ident: str, activated: bool, missing: str) -> bool:
+    """Set ``activated`` of the row whose key column ``key`` is ``ident``; whether it changed
+    (:class:`NotFoundError` with ``missing`` when there is no such row)."""
     async with db.write_connection() as conn:
-        found = (await conn.execute(select(kassas.c.activated).where(kassas.c.kassaid == kassaid))).first()
+        found = (await conn.execute(select(key.table.c.activated).where(key == ident))).first()
         if found is None:
-            raise NotFoundError(f"no kassa {kassaid}")
+            raise NotFoundError(missing)
         if bool(found[0]) == activated:
             return False
-        await conn.execute(update(kassas).where(kassas.c.kassaid == kassaid).values(activated=activated))
+        await conn.execute(update(key.table).where(key == ident).values(activated=activated))
     return True
+
+
+async def set_kassa_activated(db: Database, kassaid: str, activated: bool) -> bool:
+    """Enable or disable a kassa; returns whether it changed."""
+    return await _set_activated(db, kassas.c.kassaid, kassaid, activated, f"no kassa {kassaid}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,16 +199,8 @@ async def get_cluster(db: Database, cluster_id: str) -> dict[str, Any]:
 
 
 async def set_cluster_activated(db: Database, cluster_id: str, activated: bool) -> bool:
-    async with db.write_connection() as conn:
-        found = (
-            await conn.execute(select(clusters.c.activated).where(clusters.c.cluster_id == cluster_id))
-        ).first()
-        if found is None:
-            raise NotFoundError(f"no cluster {cluster_id}")
-        if bool(found[0]) == activated:
-            return False
-        await conn.execute(update(clusters).where(clusters.c.cluster_id == cluster_id).values(activated=activated))
-    return True
+    """Enable or disable a cluster; returns whether it changed."""
+    return await _set_activated(db, clusters.c.cluster_id, cluster_id, activated, f"no cluster {cluster_id}")
 
 
 async def delete_cluster(db: Database, cluster_id: str) -> list[str]:

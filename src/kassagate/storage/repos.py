@@ -123,6 +123,29 @@ def _row_text(columns: Iterable[Any]) -> Any:
     return text
 
 
+#: The table of each account kind and its key column.
+_ACCOUNT_TABLES: dict[str, tuple[Any, Any]] = {
+    "kassa": (kassas, kassas.c.kassaid),
+    "cluster": (clusters, clusters.c.cluster_id),
+}
+
+
+async def _exists(conn: Any, key: Any, value: object) -> bool:
+    """Whether a row has ``value`` in the key column ``key``."""
+    return (await conn.execute(select(key).where(key == value))).first() is not None
+
+
+#: The columns ``update_kkt`` and ``update_kassa`` may change.
+_KKT_COLUMNS = frozenset({"kind", "url", "merchant_id", "journal_path", "fn_serial", "kkt_reg_number", "fn_state"})
+_KASSA_COLUMNS = frozenset({"activated", "debug", "kkt_id", "cluster_id", "type", "callback_url", "callback_secret"})
+
+
+def _check_columns(values: Mapping[str, Any], allowed: frozenset[str]) -> None:
+    bad = set(values) - allowed
+    if bad:
+        raise ValueError(f"cannot update {sorted(bad)}")
+
+
 class Accounts:
     """kkts, clusters and kassas.
 
@@ -137,6 +160,13 @@ class Accounts:
         if self._token_key is None:
             raise ValueError("storing a token needs the token key (Accounts(db, token_key=...))")
         return hash_token(token, self._token_key)
+
+    async def _update_one(self, stmt: Any, missing: str) -> None:
+        """Run an UPDATE of one row; :class:`NotFoundError` (``missing``) when none matched."""
+        async with self.db.write_connection() as conn:
+            res = await conn.execute(stmt)
+            if res.rowcount == 0:
+                raise NotFoundError(missing)
 
     # kkts
     async def add_kkt(
@@ -169,16 +199,11 @@ class Accounts:
 
     async def update_kkt(self, kkt_id: int, **values: Any) -> None:
         """Change columns of a kkt (``journal_path``, ``fn_serial``, ``kkt_reg_number``, ``url``, ...)."""
-        allowed = {"kind", "url", "merchant_id", "journal_path", "fn_serial", "kkt_reg_number", "fn_state"}
-        bad = set(values) - allowed
-        if bad:
-            raise ValueError(f"cannot update {sorted(bad)}")
-        async with self.db.write_connection() as conn:
-            res = await conn.execute(
-                update(kkts).where(kkts.c.id == kkt_id).values(**values, updated_at=utc_micros())
-            )
-            if res.rowcount == 0:
-                raise NotFoundError(f"no kkt with id {kkt_id}")
+        _check_columns(values, _KKT_COLUMNS)
+        await self._update_one(
+            update(kkts).where(kkts.c.id == kkt_id).values(**values, updated_at=utc_micros()),
+            f"no kkt with id {kkt_id}",
+        )
 
     async def delete_kkt(self, kkt_id: int) -> None:
         async with self.db.write_connection() as conn:
@@ -192,19 +217,16 @@ class Accounts:
     async def set_fn_state(self, kkt_id: int, state: str) -> None:
         if state not in FN_STATES:
             raise ValueError(f"fn_state must be one of {FN_STATES}, got {state!r}")
-        async with self.db.write_connection() as conn:
-            res = await conn.execute(
-                update(kkts).where(kkts.c.id == kkt_id).values(fn_state=state, updated_at=utc_micros())
-            )
-            if res.rowcount == 0:
-                raise NotFoundError(f"no kkt with id {kkt_id}")
+        await self._update_one(
+            update(kkts).where(kkts.c.id == kkt_id).values(fn_state=state, updated_at=utc_micros()),
+            f"no kkt with id {kkt_id}",
+        )
 
     # clusters
     async def add_cluster(self, cluster_id: str, *, token: str, type: str = "standard", activated: bool = True) -> None:
         salt, token_hash = self._hash(token)
         async with self.db.write_connection() as conn:
-            exists = await conn.execute(select(clusters.c.cluster_id).where(clusters.c.cluster_id == cluster_id))
-            if exists.first() is not None:
+            if await _exists(conn, clusters.c.cluster_id, cluster_id):
                 raise DuplicateError(f"cluster {cluster_id} already exists")
             await conn.execute(
                 insert(clusters).values(
@@ -222,7 +244,7 @@ class Accounts:
     ) -> bool:
         """Store ``(salt, token_hash)`` for the kassa or cluster ``ident`` if its token hash
         is still ``old_hash`` (True when it was replaced)."""
-        table, key = (kassas, kassas.c.kassaid) if kind == "kassa" else (clusters, clusters.c.cluster_id)
+        table, key = _ACCOUNT_TABLES[kind]
         async with self.db.write_connection() as conn:
             res = await conn.execute(
                 update(table)
@@ -248,12 +270,10 @@ class Accounts:
         )
 
     async def set_cluster_activated(self, cluster_id: str, activated: bool) -> None:
-        async with self.db.write_connection() as conn:
-            res = await conn.execute(
-                update(clusters).where(clusters.c.cluster_id == cluster_id).values(activated=activated)
-            )
-            if res.rowcount == 0:
-                raise NotFoundError(f"no cluster {cluster_id}")
+        await self._update_one(
+            update(clusters).where(clusters.c.cluster_id == cluster_id).values(activated=activated),
+            f"no cluster {cluster_id}",
+        )
 
     async def cluster_members(self, cluster_id: str) -> list[Kassa]:
         """The kassas of the cluster, each with its register."""
@@ -282,13 +302,10 @@ class Accounts:
     ) -> None:
         salt, token_hash = self._hash(token)
         async with self.db.write_connection() as conn:
-            exists = await conn.execute(select(kassas.c.kassaid).where(kassas.c.kassaid == kassaid))
-            if exists.first() is not None:
+            if await _exists(conn, kassas.c.kassaid, kassaid):
                 raise DuplicateError(f"kassa {kassaid} already exists")
-            if cluster_id is not None:
-                c = await conn.execute(select(clusters.c.cluster_id).where(clusters.c.cluster_id == cluster_id))
-                if c.first() is None:
-                    raise NotFoundError(f"no cluster {cluster_id}")
+            if cluster_id is not None and not await _exists(conn, clusters.c.cluster_id, cluster_id):
+                raise NotFoundError(f"no cluster {cluster_id}")
             await conn.execute(
                 insert(kassas).values(
                     kassaid=kassaid,
@@ -332,20 +349,15 @@ class Accounts:
 
     async def set_token(self, kind: Literal["kassa", "cluster"], key: str, token: str) -> None:
         """A new token for the kassa or cluster ``key`` (the old one stops working)."""
-        table, col = (kassas, kassas.c.kassaid) if kind == "kassa" else (clusters, clusters.c.cluster_id)
+        table, col = _ACCOUNT_TABLES[kind]
         salt, token_hash = self._hash(token)
-        async with self.db.write_connection() as conn:
-            res = await conn.execute(update(table).where(col == key).values(token_salt=salt, token_hash=token_hash))
-            if res.rowcount == 0:
-                raise NotFoundError(f"no {kind} {key}")
+        await self._update_one(
+            update(table).where(col == key).values(token_salt=salt, token_hash=token_hash), f"no {kind} {key}"
+        )
 
     async def update_kassa(self, kassaid: str, **values: Any) -> None:
         """Change columns of a kassa (``activated``, ``debug``, ``kkt_id``, ``cluster_id``, ...)."""
-        allowed = {"activated", "debug", "kkt_id", "cluster_id", "type", "callback_url", "callback_secret"}
-        bad = set(values) - allowed
-        if bad:
-            raise ValueError(f"cannot update {sorted(bad)}")
-        async with self.db.write_connection() as conn:
-            res = await conn.execute(update(kassas).where(kassas.c.kassaid == kassaid).values(**values))
-            if res.rowcount == 0:
-                raise NotFoundError(f"no kassa {kassaid}")
+        _check_columns(values, _KASSA_COLUMNS)
+        await self._update_one(
+            update(kassas).where(kassas.c.kassaid == kassaid).values(**values), f"no kassa {kassaid}"
+        )

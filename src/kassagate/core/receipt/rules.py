@@ -52,7 +52,7 @@ from kassagate.core.receipt.tags import (
     TAX_SYSTEM_CODES,
     TAX_SYSTEM_NAMES,
 )
-from kassagate.core.receipt.types import Correction, Payment, Receipt, ReceiptError, Total
+from kassagate.core.receipt.types import Correction, Payment, Product, Receipt, ReceiptError, Total
 from kassagate.core.tables import (
     MAX_VEND_ADDRESS,
     MAX_VEND_MACHINE_NUMBER,
@@ -128,55 +128,43 @@ def parse(obj: Any, *, today: dt.date | None) -> Receipt:
             )
         payment = _parse_payment(_payment_source(top, korr_obj), check_send_type)
         _check_payments(payment, itog)
-        return Receipt(
-            kassaid=kassaid,
-            kassatoken=kassatoken,
-            cms=cms,
-            check_send_type=check_send_type,
-            products_arr=(),
-            oplata_arr=payment,
-            itog_arr=itog,
-            name_zakaz=name_zakaz,
-            check_vend_address=vend_address,
-            check_vend_mesto=vend_mesto,
-            check_vend_num_avtovat=vend_num,
-            korr_arr=korr,
-        )
-    raw_products = top.required("products_arr")
-    if (
-        isinstance(raw_products, dict)
-        and raw_products
-        and all(isinstance(k, str) and len(k) <= 6 and DIGITS_RE.fullmatch(k) for k in raw_products)
-    ):
-        # PHP's json_encode turns an array with holes into an object {"0": ..., "1": ...}.
-        raw_products = [raw_products[k] for k in sorted(raw_products, key=int)]
-    if not isinstance(raw_products, list):
-        raise ReceiptError("products_arr", f"expected an array of products, got {describe(raw_products)}")
-    if not raw_products:
-        raise ReceiptError("products_arr", "expected at least one product, got an empty array")
-    if len(raw_products) > MAX_PRODUCTS:
-        raise ReceiptError("products_arr", f"expected at most {MAX_PRODUCTS} products, got {len(raw_products)}")
-    products = tuple(
-        parse_product(raw, f"products_arr[{i}]", vat_day, correction) for i, raw in enumerate(raw_products)
-    )
-
-    if not correction:
-        payment = _parse_payment(
-            Obj(as_object(top.required("oplata_arr"), "oplata_arr"), "oplata_arr"), check_send_type
-        )
+        products: tuple[Product, ...] = ()
     else:
-        payment = _parse_payment(_payment_source(top, korr_obj), check_send_type)
-
-    total = sum(p.summa for p in products)
-    if itog.itog_cheka != total:
-        parts = " + ".join(str(p.summa) for p in products[:10]) + (" + …" if len(products) > 10 else "")
-        raise ReceiptError(
-            "itog_arr.itog_cheka",
-            f"expected {total} (= Σ products_arr[].summa: {parts}), got {itog.itog_cheka}",
+        raw_products = top.required("products_arr")
+        if (
+            isinstance(raw_products, dict)
+            and raw_products
+            and all(isinstance(k, str) and len(k) <= 6 and DIGITS_RE.fullmatch(k) for k in raw_products)
+        ):
+            # PHP's json_encode turns an array with holes into an object {"0": ..., "1": ...}.
+            raw_products = [raw_products[k] for k in sorted(raw_products, key=int)]
+        if not isinstance(raw_products, list):
+            raise ReceiptError("products_arr", f"expected an array of products, got {describe(raw_products)}")
+        if not raw_products:
+            raise ReceiptError("products_arr", "expected at least one product, got an empty array")
+        if len(raw_products) > MAX_PRODUCTS:
+            raise ReceiptError("products_arr", f"expected at most {MAX_PRODUCTS} products, got {len(raw_products)}")
+        products = tuple(
+            parse_product(raw, f"products_arr[{i}]", vat_day, correction) for i, raw in enumerate(raw_products)
         )
-    _check_payments(payment, itog)
-    if korr is not None and itog.itog_cheka == 0:
-        raise ReceiptError("itog_arr.itog_cheka", "a correction settles an amount: expected more than 0, got 0")
+
+        if not correction:
+            payment = _parse_payment(
+                Obj(as_object(top.required("oplata_arr"), "oplata_arr"), "oplata_arr"), check_send_type
+            )
+        else:
+            payment = _parse_payment(_payment_source(top, korr_obj), check_send_type)
+
+        total = sum(p.summa for p in products)
+        if itog.itog_cheka != total:
+            parts = " + ".join(str(p.summa) for p in products[:10]) + (" + …" if len(products) > 10 else "")
+            raise ReceiptError(
+                "itog_arr.itog_cheka",
+                f"expected {total} (= Σ products_arr[].summa: {parts}), got {itog.itog_cheka}",
+            )
+        _check_payments(payment, itog)
+        if korr is not None and itog.itog_cheka == 0:
+            raise ReceiptError("itog_arr.itog_cheka", "a correction settles an amount: expected more than 0, got 0")
 
     return Receipt(
         kassaid=kassaid,

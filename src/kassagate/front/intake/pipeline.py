@@ -159,16 +159,10 @@ class Intake:
         decided = check_kassa_state(kassa)
         if decided is not None:
             return decided
-        obj = check_layer1(layer1, detail, kassaid, token, "kassa")
-        if isinstance(obj, Answer):
-            return obj
-        decided = check_vending_kassa(obj, kassa.type)
-        if decided is not None:
-            return decided
-        now = self.clock()
-        receipt = check_receipt(obj, dt.datetime.fromtimestamp(now, MSK).date())
-        if isinstance(receipt, Answer):
-            return receipt
+        checked = self._receipt(layer1, detail, kassaid, token, "kassa", kassa.type)
+        if isinstance(checked, Answer):
+            return checked
+        receipt, now = checked
         decided = check_fn(kassa)
         if decided is not None:
             return decided
@@ -194,16 +188,10 @@ class Intake:
         decided = check_cluster_state(cluster, members)
         if decided is not None:
             return decided
-        obj = check_layer1(layer1, detail, cluster_id, token, "cluster")
-        if isinstance(obj, Answer):
-            return obj
-        decided = check_vending_cluster(obj, cluster.type)
-        if decided is not None:
-            return decided
-        now = self.clock()
-        receipt = check_receipt(obj, dt.datetime.fromtimestamp(now, MSK).date())
-        if isinstance(receipt, Answer):
-            return receipt
+        checked = self._receipt(layer1, detail, cluster_id, token, "cluster", cluster.type)
+        if isinstance(checked, Answer):
+            return checked
+        receipt, now = checked
         candidates = [k for k in members if kassa_can_fiscalize(k)]
         loads = await self.accounts.pending_counts([k.kassaid for k in candidates]) if len(candidates) > 1 else {}
         kassa = pick_kassa(members, loads, cluster.type)
@@ -212,6 +200,25 @@ class Intake:
         if outer.test or is_test(layer2.get("test")):
             return answer(FrontCode.TEST_DECRYPT)
         return await self._accept(layer2, receipt, kassa, cluster, now)
+
+    def _receipt(
+        self, layer1: Any, detail: str, ident: str, token: str, mode: Mode, account_type: str
+    ) -> tuple[Receipt, float] | Answer:
+        """Layer 1 opened and checked against the account, the vending fields of its type,
+        then the receipt's rules on today's date: the receipt and the time it was read, or
+        the answer that refuses it."""
+        obj = check_layer1(layer1, detail, ident, token, mode)
+        if isinstance(obj, Answer):
+            return obj
+        check_vending = check_vending_kassa if mode == "kassa" else check_vending_cluster
+        decided = check_vending(obj, account_type)
+        if decided is not None:
+            return decided
+        now = self.clock()
+        receipt = check_receipt(obj, dt.datetime.fromtimestamp(now, MSK).date())
+        if isinstance(receipt, Answer):
+            return receipt
+        return receipt, now
 
     async def _accept(
         self, layer2: dict[str, Any], receipt: Receipt, kassa: Kassa, cluster: Cluster | None, now: float

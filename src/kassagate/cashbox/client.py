@@ -105,7 +105,7 @@ class FiscalExtra:
     fn_number: str
     fd_number: int
     fiscal_sign: str
-    shift_number: int
+    shift_number: int | None
     receipt_number: int | None
     kkt_reg_number: str
     qr: str
@@ -115,10 +115,10 @@ class FiscalExtra:
         """None when a (real) register leaves ``extraParams`` empty or incomplete."""
         if not isinstance(extra, dict) or not extra.get("fnNumber") or extra.get("fdNumber") in (None, ""):
             return None
-        rn = extra.get("receiptNumber")
+        rn, sn = extra.get("receiptNumber"), extra.get("shiftNumber")
         return cls(fn_number=_s(extra["fnNumber"]), fd_number=_i(extra["fdNumber"]),
-                   fiscal_sign=_s(extra.get("fiscalSign")), shift_number=_i(extra.get("shiftNumber")),
-                   receipt_number=None if rn is None else _i(rn), kkt_reg_number=_s(extra.get("kktRegNumber")),
+                   fiscal_sign=_s(extra.get("fiscalSign")), shift_number=None if sn in (None, "") else _i(sn),
+                   receipt_number=None if rn in (None, "") else _i(rn), kkt_reg_number=_s(extra.get("kktRegNumber")),
                    qr=_s(extra.get("qr")))
 
 

@@ -7,7 +7,14 @@ import socket
 import httpx
 import pytest
 
-from kassagate.cashbox.client import CashboxClient, FiscalAnswer, HttpTransport, RegisterInfo, RegisterUnreachable
+from kassagate.cashbox.client import (
+    CashboxClient,
+    FiscalAnswer,
+    FiscalExtra,
+    HttpTransport,
+    RegisterInfo,
+    RegisterUnreachable,
+)
 from kassagate.cashbox.wire import decode_request
 
 
@@ -45,6 +52,15 @@ async def test_protocol_errors_are_answers_and_empty_extra_is_none() -> None:
     async with mock(handler) as http:
         a = await CashboxClient(HttpTransport("http://r", "MID", client=http)).sale({})
     assert a.code == 5 and not a.ok and a.fn_state == "broken" and a.extra is None
+
+
+def test_a_partly_filled_extra_leaves_the_missing_numbers_unknown() -> None:
+    """A real register may send the FN and FD numbers without the shift's: the missing
+    numbers stay unknown (None), never a made-up 0."""
+    extra = FiscalExtra.parse({"fnNumber": "9999078900006825", "fdNumber": "12", "shiftNumber": "",
+                               "fiscalSign": 42})
+    assert extra is not None and extra.fd_number == 12 and extra.fiscal_sign == "42"
+    assert extra.shift_number is None and extra.receipt_number is None
 
 
 @pytest.mark.parametrize("response", [httpx.Response(500, text="<html>oops</html>"),

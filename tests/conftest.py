@@ -6,7 +6,8 @@ answers, those tests skip with the reason, except when ``KASSAGATE_REQUIRE_PG=1`
 ``.ci/run``): then they fail, so that CI can never pass without exercising PostgreSQL.
 
 Hypothesis: the ``fast`` profile by default, ``ci`` (the long runs) under
-``HYPOTHESIS_PROFILE=ci``, as ``.ci/run`` sets it (``support/profiles.py``).
+``HYPOTHESIS_PROFILE=ci``, as ``.ci/run`` sets it (``support/profiles.py``); the unit
+layer's long runs (marked ``slow``) run under ``ci`` only.
 """
 
 from __future__ import annotations
@@ -23,7 +24,19 @@ import pytest
 from support.profiles import load_profile
 from support.system import free_port
 
-load_profile()
+PROFILE = load_profile()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The unit layer is for fast feedback: its long runs (marked ``slow``, such as the
+    intake's fuzz of thousands of envelopes) run under the ``ci`` profile only."""
+    if PROFILE == "ci":
+        return
+    unit = Path(__file__).parent / "unit"
+    skip = pytest.mark.skip(reason="a long run of the unit layer: HYPOTHESIS_PROFILE=ci runs it (.ci/run does)")
+    for item in items:
+        if item.get_closest_marker("slow") and unit in item.path.parents:
+            item.add_marker(skip)
 
 PG_ADMIN_URL = os.environ.get("KASSAGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("KASSAGATE_REQUIRE_PG") == "1"

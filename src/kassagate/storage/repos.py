@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Iterable, Mapping
@@ -121,6 +122,21 @@ def _row_text(columns: Iterable[Any]) -> Any:
     for part in parts[1:]:
         text = text + "|" + part
     return text
+
+
+@functools.cache
+def _fingerprint_statements(sqlite: bool) -> tuple[Any, ...]:
+    """The two statements of ``Accounts.fingerprint`` (kassas, registers), built once."""
+    out = []
+    for table, key in ((kassas, kassas.c.kassaid), (kkts, kkts.c.id)):
+        text = _row_text(c for c in table.c if c.name not in ("callback_secret", "created_at"))
+        if sqlite:
+            rows = select(text.label("t")).order_by(key).subquery()
+            out.append(select(func.count(), func.group_concat(rows.c.t, "\n")).select_from(rows))
+        else:
+            ordered = postgresql.aggregate_order_by(literal_column("E'\\n'"), key)
+            out.append(select(func.count(), func.string_agg(text, ordered)))
+    return tuple(out)
 
 
 #: The table of each account kind and its key column.
@@ -328,14 +344,7 @@ class Accounts:
         kassas compares it instead of reading them again."""
         out = []
         async with self.db.engine.connect() as conn:
-            for table, key in ((kassas, kassas.c.kassaid), (kkts, kkts.c.id)):
-                text = _row_text(c for c in table.c if c.name not in ("callback_secret", "created_at"))
-                if self.db.is_sqlite:
-                    rows = select(text.label("t")).order_by(key).subquery()
-                    stmt = select(func.count(), func.group_concat(rows.c.t, "\n")).select_from(rows)
-                else:
-                    ordered = postgresql.aggregate_order_by(literal_column("E'\\n'"), key)
-                    stmt = select(func.count(), func.string_agg(text, ordered))
+            for stmt in _fingerprint_statements(self.db.is_sqlite):
                 count, joined = (await conn.execute(stmt)).one()
                 out.append(f"{count}:{hashlib.blake2b((joined or '').encode(), digest_size=16).hexdigest()}")
         return " ".join(out)

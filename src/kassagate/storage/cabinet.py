@@ -9,14 +9,12 @@ operator). A row outside that set is answered exactly as a row that does not exi
 from __future__ import annotations
 
 import contextlib
-import sqlite3
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
     and_,
-    bindparam,
     func,
     or_,
     select,
@@ -30,8 +28,8 @@ from kassagate.core.states import RequestStatus
 from kassagate.storage.cabinet_today import TODAY_CAP, TodayCounts
 from kassagate.storage.db import Database, utc_micros
 from kassagate.storage.manage import requeue_failed_row
+from kassagate.storage.request_ids import TIME_ORDER_MARGIN, first_id_at
 from kassagate.storage.schema import callbacks, clusters, kassas, kkts, request_events, requests
-from kassagate.storage.sqlite_thread import SqliteStatement, sqlite_statement
 
 PAGE_SIZE = 50
 #: At most this many events of one request are shown (the newest are dropped beyond it).
@@ -64,73 +62,6 @@ class RequestFilter:
     since: int | None = None  # µs, inclusive
     until: int | None = None  # µs, exclusive
     search: str | None = None  # RID, nuid or order label, exactly
-
-
-#: Requests are numbered in the order they are stored, a few milliseconds after their
-#: acceptance time: ids and acceptance times grow together, up to this much disorder
-#: (several front servers, clocks apart). A time bound is turned into an id bound with
-#: this margin, and the time condition is kept: the id bound only narrows the scan.
-TIME_ORDER_MARGIN = 60_000_000
-
-
-_MIN_ID = select(func.min(requests.c.id))
-_MAX_ID = select(func.max(requests.c.id))
-_AT_OR_AFTER = (
-    select(requests.c.id, requests.c.accepted_at)
-    .where(requests.c.id >= bindparam("from_id"))
-    .order_by(requests.c.id)
-    .limit(1)
-)
-# two statements: SQLite reads min() or max() from the index only when it is alone
-_MIN_ID_LITE, _MAX_ID_LITE, _AT_OR_AFTER_LITE = (sqlite_statement(x) for x in (_MIN_ID, _MAX_ID, _AT_OR_AFTER))
-
-
-def _bisect(first: int | None, last: int | None, at_or_after: Callable[[int], Any], target: int) -> int:
-    """The binary search of :func:`first_id_at`, over ``at_or_after(id)`` (the first
-    ``(id, accepted_at)`` from ``id`` on, or ``None``)."""
-    if first is None or last is None:
-        return 0
-    lo, hi = int(first), int(last) + 1
-    while lo < hi:
-        mid = (lo + hi) // 2
-        row = at_or_after(mid)
-        if row is None or row[1] >= target:
-            hi = mid
-        else:
-            lo = int(row[0]) + 1
-    return lo
-
-
-def _first_id_sqlite(conn: sqlite3.Connection, target: int) -> int:
-    def one(stmt: SqliteStatement, **params: Any) -> Any:
-        return conn.execute(stmt.sql, stmt.params(params)).fetchone()
-
-    return _bisect(
-        one(_MIN_ID_LITE)[0], one(_MAX_ID_LITE)[0], lambda i: one(_AT_OR_AFTER_LITE, from_id=i), target
-    )
-
-
-async def first_id_at(db: Database, micros: int, *, margin: int = TIME_ORDER_MARGIN) -> int:
-    """An id such that every request accepted at or after ``micros`` has a larger or equal
-    id (by binary search over the primary key: about log2(rows) lookups, on SQLite in one
-    call on the database's reader thread). With ``margin=0``: the first id accepted at
-    ``micros`` or later, as if the ids were in acceptance order exactly (a count from there
-    is off by the few requests stored out of order around that moment)."""
-    target = micros - margin
-    if db.is_sqlite:
-        return await db.sqlite_read(_first_id_sqlite, target)
-    async with reading(db) as conn:
-        first = (await conn.execute(_MIN_ID)).scalar()
-        last = (await conn.execute(_MAX_ID)).scalar()
-        lo, hi = (0, 0) if first is None or last is None else (int(first), int(last) + 1)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            row = (await conn.execute(_AT_OR_AFTER, {"from_id": mid})).first()
-            if row is None or row[1] >= target:
-                hi = mid
-            else:
-                lo = int(row[0]) + 1
-        return lo
 
 
 @contextlib.asynccontextmanager

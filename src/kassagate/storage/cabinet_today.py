@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from kassagate.storage.db import Database
+from kassagate.storage.request_ids import first_id_at
 from kassagate.storage.schema import requests
 
 #: Receipts of a kassa today are counted up to this many.
@@ -58,8 +59,6 @@ class TodayCounts:
         largest id seen at a view :data:`SETTLE` to :data:`RECENT` ago; else where the
         kept counts stand, when few requests came since; else (the first view, or none for
         a minute) the first id of the last minute, by binary search."""
-        from kassagate.storage.cabinet import first_id_at
-
         largest = int((await conn.execute(select(func.max(requests.c.id)))).scalar() or 0)
         old = [seen for at, seen in self._seen if now - RECENT <= at <= now - SETTLE]
         self._seen.append((now, largest))
